@@ -1,0 +1,74 @@
+"""The Typer app and the single place where errors become one-line messages.
+
+kubectl passes every argument after `mirror` through unchanged (flags before the plugin name are
+rejected by kubectl itself), so global flags are accepted after the command name.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from kubectl_mirror.errors import MirrorError
+
+
+def prog_name() -> str:
+    """`kubectl mirror` when run as a kubectl plugin (krew's naming guidance), else the script."""
+    base = os.path.basename(sys.argv[0]) if sys.argv else "kubectl-mirror"
+    return "kubectl mirror" if base.startswith("kubectl-") or base == "kubectl" else base
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="mirror",
+        help="Mirror Secrets, ConfigMaps and any namespaced resource into many namespaces.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    from kubectl_mirror.cli import kustomize_plugin, render
+
+    render.register(app)
+    kustomize_plugin.register(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point; `--debug` keeps tracebacks for bugs (never for user errors)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if debug:
+        args.remove("--debug")
+    app = build_app()
+    try:
+        code = app(args=args, prog_name=prog_name(), standalone_mode=False)
+    except MirrorError as err:
+        print(f"error: {err.one_line()}", file=sys.stderr)
+        sys.exit(1)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as err:
+        import click
+
+        if isinstance(err, click.exceptions.Exit):
+            sys.exit(err.exit_code)
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        if isinstance(err, click.exceptions.Abort):
+            sys.exit(1)
+        if debug:
+            raise
+        print(
+            f"error: internal error ({type(err).__name__}: {' '.join(str(err).split())[:200]}); "
+            "re-run with --debug and report it",
+            file=sys.stderr,
+        )
+        sys.exit(70)
+    sys.exit(code if isinstance(code, int) else 0)

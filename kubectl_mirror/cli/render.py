@@ -1,0 +1,128 @@
+"""`kubectl mirror render`: files in, mirror manifests out. No cluster, no kubernetes import."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kubectl_mirror.cli.output import print_results
+from kubectl_mirror.errors import InputError, Ref
+
+
+def register(app: typer.Typer) -> None:
+    app.command("render", no_args_is_help=False)(render)
+
+
+ListOpt = Annotated[list[str] | None, typer.Option(metavar="LIST")]
+
+
+def render(
+    paths: Annotated[
+        list[str] | None, typer.Argument(help="Files or directories (recursive); - for stdin.")
+    ] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="yaml or json.")] = "yaml",
+    all_: Annotated[bool, typer.Option("--all", help="Pass the input objects through too.")] = False,
+    output_dir: Annotated[
+        Path | None, typer.Option("--output-dir", help="Write one file per mirror and a kustomization.yaml.")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="With --output-dir: write nothing, exit 1 if out of date.")
+    ] = False,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Print, per source, why each namespace was (not) chosen.")
+    ] = False,
+    namespaces: Annotated[
+        list[str] | None, typer.Option("--namespaces", help="Namespaces that exist besides the input's.")
+    ] = None,
+    include_namespaces: Annotated[
+        list[str] | None, typer.Option("--include-namespaces", help="Only these (globs) may receive mirrors.")
+    ] = None,
+    exclude_namespaces: Annotated[
+        list[str] | None, typer.Option("--exclude-namespaces", help="These (globs) never receive mirrors.")
+    ] = None,
+    protected_namespaces: Annotated[
+        str | None,
+        typer.Option("--protected-namespaces", help="Reached only when named (default: kube-system,...)."),
+    ] = None,
+    allow_kinds: Annotated[
+        list[str] | None, typer.Option("--allow-kinds", help="Kinds denied by default to allow (e.g. Role).")
+    ] = None,
+    drop_metadata: Annotated[
+        list[str] | None, typer.Option("--drop-metadata", help="Label/annotation keys (globs) not copied.")
+    ] = None,
+    max_targets: Annotated[int, typer.Option("--max-targets", help="Most target namespaces per source.")] = 100,
+) -> None:
+    """Render mirror manifests from files (offline)."""
+    from kubectl_mirror.engine.plan import render_all
+    from kubectl_mirror.io.documents import read_inputs
+    from kubectl_mirror.options import RawOptions, build_engine_options
+
+    if output not in ("yaml", "json"):
+        raise InputError(f"unknown output format {output!r} (yaml or json)", Ref(), "--output")
+    if check and output_dir is None:
+        raise InputError("--check needs --output-dir", Ref(), "--check")
+    if not paths and sys.stdin.isatty():
+        raise InputError("give files or directories to read, or - for stdin", Ref(), "PATH")
+    raw = {
+        "namespaces": namespaces,
+        "include-namespaces": include_namespaces,
+        "exclude-namespaces": exclude_namespaces,
+        "protected-namespaces": protected_namespaces,
+        "allow-kinds": allow_kinds,
+        "drop-metadata": drop_metadata,
+        "max-targets": max_targets,
+    }
+    options = build_engine_options(RawOptions({k: v for k, v in raw.items() if v is not None}))
+    items = read_inputs(paths or ["-"])
+    outcome = render_all(items, options)
+    print_results(outcome.results)
+    if outcome.failed:
+        raise typer.Exit(1)
+    if explain:
+        from kubectl_mirror.cli.output import explain_text
+
+        sys.stdout.write(explain_text(outcome))
+        return
+    if output_dir is not None:
+        _write_dir(output_dir, outcome.mirrors, check=check)
+        return
+    from kubectl_mirror.io.emit import json_list, yaml_stream
+
+    objs = list(outcome.mirrors)
+    if all_:
+        objs = _passthrough(items, outcome) + objs
+    sys.stdout.write(yaml_stream(objs) if output == "yaml" else json_list(objs))
+
+
+def _passthrough(items: list, outcome: object) -> list:  # type: ignore[type-arg]
+    from kubectl_mirror.engine.plan import Outcome
+    from kubectl_mirror.service import is_our_mirror
+
+    assert isinstance(outcome, Outcome)
+    out = []
+    for item in items:
+        obj = item.obj
+        meta = obj.get("metadata") or {}
+        key = (str(obj.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", "")))
+        if key in outcome.filled_pulls or is_our_mirror(obj):
+            continue
+        out.append(obj)
+    return out
+
+
+def _write_dir(root: Path, mirrors: tuple, *, check: bool) -> None:  # type: ignore[type-arg]
+    from kubectl_mirror.io import outdir
+
+    planned = outdir.plan(root, mirrors)
+    if check:
+        stale = planned.changed(root)
+        for rel in stale:
+            print(f"out of date: {root / rel}", file=sys.stderr)
+        if stale:
+            raise typer.Exit(1)
+        return
+    outdir.apply(root, planned)
+    print(f"wrote {len(mirrors)} mirrors to {root}", file=sys.stderr)

@@ -1,0 +1,189 @@
+"""The shape every dialect reader has, and helpers they share."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_mirror.engine.globs import GlobError, compile_glob
+from kubectl_mirror.engine.model import EngineOptions, MirrorSpec, Obj, PullRef, Target
+from kubectl_mirror.engine.selectors import SelectorError, parse_selector
+from kubectl_mirror.errors import Ref, SpecError
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_GLOB_CHARS = set("*?[")
+
+
+def _never_pull(obj: Obj, ref: Ref) -> PullRef | None:
+    return None
+
+
+def _never_allows(source: Obj, namespace: str) -> bool:
+    return False
+
+
+def _not_mirror(obj: Obj) -> bool:
+    return False
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """One tool's markers.
+
+    `source_selector` is the label selector a cluster adapter uses to list this dialect's sources
+    ("" when the dialect marks sources with annotations only, so every object of `kinds` must be
+    read). `kinds` limits the dialect to the kinds that tool supports (empty: any kind).
+    """
+
+    name: str
+    source_selector: str
+    read_source: Callable[[Obj, Ref, EngineOptions], MirrorSpec | None]
+    kinds: tuple[str, ...] = ()
+    read_pull: Callable[[Obj, Ref], PullRef | None] = _never_pull
+    allows_pull: Callable[[Obj, str], bool] = _never_allows
+    is_foreign_mirror: Callable[[Obj], bool] = _not_mirror
+
+
+def labels_of(obj: Obj) -> Mapping[str, Any]:
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") if isinstance(meta, Mapping) else None
+    return labels if isinstance(labels, Mapping) else {}
+
+
+def annotations_of(obj: Obj) -> Mapping[str, Any]:
+    meta = obj.get("metadata") or {}
+    annotations = meta.get("annotations") if isinstance(meta, Mapping) else None
+    return annotations if isinstance(annotations, Mapping) else {}
+
+
+def field_of(key: str, *, label: bool = False) -> str:
+    where = "labels" if label else "annotations"
+    return f'metadata.{where}["{key}"]'
+
+
+def string_marker(
+    markers: Mapping[str, Any], key: str, ref: Ref, *, label: bool = False
+) -> str | None:
+    """A marker's value as a string; YAML may have typed it (true, 1) so reject non-strings."""
+    if key not in markers:
+        return None
+    value = markers[key]
+    if not isinstance(value, str):
+        raise SpecError(
+            f"must be a string, got {type(value).__name__} (quote it in YAML)",
+            ref,
+            field_of(key, label=label),
+        )
+    return value
+
+
+def is_true(markers: Mapping[str, Any], key: str) -> bool:
+    value = markers.get(key)
+    return isinstance(value, str) and value.strip().lower() == "true"
+
+
+def choice(
+    markers: Mapping[str, Any],
+    key: str,
+    ref: Ref,
+    allowed: Mapping[str, str],
+    default: str,
+    *,
+    label: bool = False,
+) -> str:
+    """Map a marker's value through `allowed` (dialect word -> our word), with a clear error."""
+    raw = string_marker(markers, key, ref, label=label)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value not in allowed:
+        options = ", ".join(sorted(allowed))
+        raise SpecError(f"unknown value {raw!r} (expected one of: {options})", ref, field_of(key, label=label))
+    return allowed[value]
+
+
+def check_namespace_name(name: str, ref: Ref, field_path: str) -> None:
+    if not _DNS1123_LABEL.match(name):
+        raise SpecError(
+            f"{name!r} is not a valid namespace name (lowercase letters, digits and '-', at most 63)",
+            ref,
+            field_path,
+        )
+
+
+def parse_target_entry(
+    entry: str,
+    ref: Ref,
+    field_path: str,
+    *,
+    all_words: tuple[str, ...] = ("*",),
+    labeled_words: tuple[str, ...] = ("labeled",),
+    labeled_key: str = "",
+) -> Target:
+    """One entry of our target grammar: a name, a glob, `*`, or `labeled`."""
+    if entry in all_words:
+        return Target("all")
+    if entry in labeled_words:
+        return Target("labeled", labeled_key)
+    if _GLOB_CHARS & set(entry):
+        try:
+            compile_glob(entry)
+        except GlobError as err:
+            raise SpecError(f"invalid glob {entry!r}: {err}", ref, field_path) from err
+        return Target("glob", entry)
+    check_namespace_name(entry, ref, field_path)
+    return Target("name", entry)
+
+
+def split_list(text: str, separators: str = ",") -> list[str]:
+    """Split on any of `separators` and whitespace; drop empty entries."""
+    pattern = "[" + re.escape(separators) + r"\s]+"
+    return [p for p in re.split(pattern, text.strip()) if p]
+
+
+def parse_target_list(
+    text: str,
+    ref: Ref,
+    field_path: str,
+    *,
+    separators: str = ",",
+    labeled_key: str = "",
+    all_words: tuple[str, ...] = ("*",),
+    labeled_words: tuple[str, ...] = ("labeled",),
+) -> tuple[Target, ...]:
+    return tuple(
+        parse_target_entry(
+            e,
+            ref,
+            field_path,
+            all_words=all_words,
+            labeled_words=labeled_words,
+            labeled_key=labeled_key,
+        )
+        for e in split_list(text, separators)
+    )
+
+
+def parse_regex_list(text: str, ref: Ref, field_path: str) -> tuple[Target, ...]:
+    """Comma lists whose entries are regexes (Reflector, Replicator); plain names stay names."""
+    out = []
+    for entry in split_list(text, ","):
+        if _DNS1123_LABEL.match(entry):
+            out.append(Target("name", entry))
+            continue
+        try:
+            re.compile(entry)
+        except re.error as err:
+            raise SpecError(f"invalid regular expression {entry!r}: {err}", ref, field_path) from err
+        out.append(Target("regex", entry))
+    return tuple(out)
+
+
+def selector_target(text: str, ref: Ref, field_path: str) -> Target:
+    try:
+        parse_selector(text)
+    except SelectorError as err:
+        raise SpecError(f"invalid label selector {text!r}: {err}", ref, field_path) from err
+    return Target("selector", text)

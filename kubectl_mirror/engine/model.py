@@ -1,0 +1,172 @@
+"""Plain data the engine passes around.
+
+Objects are plain dicts (as parsed from YAML/JSON); everything the engine derives from them is a
+frozen dataclass, so a spec read once can be reused per source by `watch` without copying.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import Any, Literal
+
+from kubectl_mirror.errors import MirrorError, Ref
+
+Obj = dict[str, Any]
+
+Severity = Literal["error", "warning", "info"]
+Strategy = Literal["replace", "merge"]
+OnSourceDelete = Literal["delete", "orphan"]
+TargetKind = Literal["name", "glob", "regex", "all", "labeled", "selector"]
+RuleOp = Literal["value", "template", "merge", "delete"]
+TemplateSyntax = Literal["jinja", "go"]
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finding that is not (necessarily) fatal; the worst severity decides the exit code."""
+
+    severity: Severity
+    message: str
+    ref: Ref = field(default_factory=Ref)
+    field_path: str = ""
+
+    @classmethod
+    def from_error(cls, err: MirrorError, severity: Severity = "error") -> Result:
+        return cls(severity=severity, message=err.message, ref=err.ref, field_path=err.field_path)
+
+    def one_line(self) -> str:
+        parts = [p for p in (self.ref.file, self.ref.describe(), self.field_path) if p]
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One entry of a target or exclude list.
+
+    `value` is the name, glob, regex or selector text; for `labeled` it is the namespace label key
+    that opts a namespace in (each dialect has its own) and `label_value` the value it must carry.
+    """
+
+    kind: TargetKind
+    value: str = ""
+    label_value: str = "true"
+
+    def text(self) -> str:
+        if self.kind == "all":
+            return "*"
+        if self.kind == "labeled":
+            return f"labeled({self.value}={self.label_value})"
+        if self.kind == "selector":
+            return f"selector({self.value})"
+        if self.kind == "regex":
+            return f"regex({self.value})"
+        return self.value
+
+
+@dataclass(frozen=True)
+class TransformRule:
+    """One transform: at `path`, exactly one operation, optionally only for some namespaces."""
+
+    path: str
+    op: RuleOp
+    arg: Any = None
+    namespace_pattern: str = ""
+    syntax: TemplateSyntax = "jinja"
+
+
+@dataclass(frozen=True)
+class MirrorSpec:
+    """What a source asks for, whatever dialect it was written in."""
+
+    dialect: str
+    targets: tuple[Target, ...]
+    exclude: tuple[Target, ...] = ()
+    strategy: Strategy = "replace"
+    on_source_delete: OnSourceDelete = "delete"
+    transforms: tuple[TransformRule, ...] = ()
+    transform_strict: bool = False
+    policy: Ref | None = None
+    # Labels a dialect puts on its mirrors besides ours (Mirrorverse's replica markers), so users
+    # who still read them keep working after the switch.
+    extra_labels: tuple[tuple[str, str], ...] = ()
+    # Label that marks an orphaned mirror stale, besides ours.
+    extra_stale_label: str = ""
+
+
+@dataclass(frozen=True)
+class PullRef:
+    """An object in a target namespace that asks to be filled from a source (Reflector/Replicator)."""
+
+    dialect: str
+    source_namespace: str
+    source_name: str
+
+
+@dataclass(frozen=True)
+class NamespaceInfo:
+    name: str
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def label_map(self) -> dict[str, str]:
+        return dict(self.labels)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Why one namespace was or was not chosen for one source (`render --explain`)."""
+
+    namespace: str
+    chosen: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_rules: int = 50
+    max_rule_bytes: int = 10 * 1024
+    max_template_output: int = 64 * 1024
+    template_time_budget_ms: int = 100
+
+
+def _no_yaml(text: str) -> Any:
+    raise NotImplementedError("no YAML parser was given to the engine")
+
+
+def _no_clock() -> float:
+    return 0.0
+
+
+@dataclass(frozen=True)
+class Host:
+    """What the engine borrows from the outside world, handed in so the engine stays pure.
+
+    `parse_yaml` reads marker values written as YAML (transform rules); `clock` is only a runaway
+    guard for templates (a template that finishes yields the same bytes whatever the clock says).
+    Tests pass fakes; io.host.real_host() passes ruamel and time.monotonic.
+    """
+
+    parse_yaml: Callable[[str], Any] = _no_yaml
+    clock: Callable[[], float] = _no_clock
+
+
+DEFAULT_PROTECTED = ("kube-system", "kube-public", "kube-node-lease")
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Options that apply to every source; built once from flags or functionConfig."""
+
+    max_targets: int = 100
+    protected_namespaces: tuple[str, ...] = DEFAULT_PROTECTED
+    include_namespaces: tuple[str, ...] = ()
+    exclude_namespaces: tuple[str, ...] = ()
+    extra_namespaces: tuple[str, ...] = ()
+    allow_kinds: tuple[str, ...] = ()
+    drop_metadata: tuple[str, ...] = ()
+    limits: Limits = field(default_factory=Limits)
+    host: Host = field(default_factory=Host)
+    # Offline, explicit names produce mirrors even for namespaces not in the universe; live, the
+    # cluster is the universe and a missing namespace cannot receive anything.
+    explicit_outside_universe: bool = True

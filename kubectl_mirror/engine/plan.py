@@ -1,0 +1,322 @@
+"""The engine's entry points: classify the inputs, then render every source's mirrors.
+
+`render_source` is the unit `watch` reuses per source; `render_all` is what `render`, the KRM
+function and `sync` call for a whole input set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from kubectl_mirror.engine import markers as m
+from kubectl_mirror.engine.dialects.base import Dialect
+from kubectl_mirror.engine.dialects.registry import DIALECTS
+from kubectl_mirror.engine.kinds import check_mirrorable, sort_key
+from kubectl_mirror.engine.model import Decision, EngineOptions, NamespaceInfo, Obj, PullRef, Result
+from kubectl_mirror.engine.policy import Policy, is_policy, read_policy
+from kubectl_mirror.engine.render import Source, assemble, mirror_for, prepare
+from kubectl_mirror.engine.targets import resolve_targets
+from kubectl_mirror.errors import InputError, MirrorError, Ref, SpecError
+
+LOCAL_CONFIG = "config.kubernetes.io/local-config"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One input object and the file it came from (for error messages)."""
+
+    obj: Obj
+    file: str = ""
+
+
+@dataclass(frozen=True)
+class Pull:
+    obj: Obj
+    ref: Ref
+    pull: PullRef
+    dialect: Dialect
+
+
+@dataclass(frozen=True)
+class Inventory:
+    sources: tuple[Source, ...]
+    pulls: tuple[Pull, ...]
+    universe: Mapping[str, NamespaceInfo]
+    objects: Mapping[tuple[str, str, str], Obj]  # (kind, namespace, name) -> object, non-mirrors
+    results: tuple[Result, ...]
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    source: Source
+    mirrors: tuple[Obj, ...]
+    decisions: tuple[Decision, ...]
+    results: tuple[Result, ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    mirrors: tuple[Obj, ...]
+    sources: tuple[SourceOutcome, ...]
+    results: tuple[Result, ...]
+    filled_pulls: frozenset[tuple[str, str, str]] = field(default_factory=frozenset)
+
+    @property
+    def failed(self) -> bool:
+        return any(r.severity == "error" for r in self.results)
+
+
+def is_mirror(obj: Obj) -> bool:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return False
+    return m.is_mirror(meta) or any(d.is_foreign_mirror(obj) for d in DIALECTS)
+
+
+def _key(obj: Obj) -> tuple[str, str, str]:
+    meta = obj.get("metadata") or {}
+    return (str(obj.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", "")))
+
+
+def check_object(obj: object, file: str, index: int) -> Ref:
+    """Every input must look like a KRM object before anything reads its markers."""
+    where = Ref(file=file)
+    if not isinstance(obj, dict):
+        raise InputError(f"document {index} is a {type(obj).__name__}, not an object", where)
+    ref = Ref.of(obj, file=file)
+    for key in ("apiVersion", "kind"):
+        if not isinstance(obj.get(key), str) or not obj.get(key):
+            raise InputError("is required and must be a string", ref, key)
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        raise InputError("is required and must be a mapping", ref, "metadata")
+    if not isinstance(meta.get("name"), str) or not meta.get("name"):
+        raise InputError("is required and must be a string", ref, "metadata.name")
+    for key in ("labels", "annotations"):
+        value = meta.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise InputError("must be a mapping", ref, f"metadata.{key}")
+    ns = meta.get("namespace")
+    if ns is not None and not isinstance(ns, str):
+        raise InputError("must be a string", ref, "metadata.namespace")
+    return ref
+
+
+def _namespace_info(obj: Obj) -> NamespaceInfo:
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    return NamespaceInfo(
+        str(meta["name"]),
+        tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+    )
+
+
+def _read_markers(obj: Obj, ref: Ref, options: EngineOptions) -> Source | None:
+    for dialect in DIALECTS:
+        if dialect.kinds and obj.get("kind") not in dialect.kinds:
+            continue
+        spec = dialect.read_source(obj, ref, options)
+        if spec is not None:
+            return Source(obj, ref, spec)
+    return None
+
+
+def _read_pull(obj: Obj, ref: Ref) -> Pull | None:
+    for dialect in DIALECTS:
+        if dialect.kinds and obj.get("kind") not in dialect.kinds:
+            continue
+        pull = dialect.read_pull(obj, ref)
+        if pull is not None:
+            return Pull(obj, ref, pull, dialect)
+    return None
+
+
+def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
+    """Sort inputs into namespaces, sources, pull requests and policies; errors become results."""
+    results: list[Result] = []
+    universe = {n: NamespaceInfo(n) for n in options.extra_namespaces}
+    refs: list[tuple[Obj, Ref]] = []
+    policies: list[Policy] = []
+    for index, item in enumerate(items):
+        try:
+            ref = check_object(item.obj, item.file, index)
+        except MirrorError as err:
+            results.append(Result.from_error(err))
+            continue
+        obj = item.obj
+        if obj.get("kind") == "Namespace" and obj.get("apiVersion") == "v1":
+            universe[str(obj["metadata"]["name"])] = _namespace_info(obj)
+        elif is_policy(obj):
+            try:
+                policies.append(read_policy(obj, ref, options))
+            except MirrorError as err:
+                results.append(Result.from_error(err))
+        else:
+            refs.append((obj, ref))
+    sources: list[Source] = []
+    pulls: list[Pull] = []
+    objects: dict[tuple[str, str, str], Obj] = {}
+    for obj, ref in refs:
+        if is_mirror(obj):
+            pull = _read_pull(obj, ref)
+            if pull is not None:
+                pulls.append(pull)
+            continue
+        objects[_key(obj)] = obj
+        if _is_local_config(obj):
+            continue
+        try:
+            source = _read_markers(obj, ref, options)
+            pull = _read_pull(obj, ref) if source is None else None
+        except MirrorError as err:
+            results.append(Result.from_error(err))
+            continue
+        if pull is not None:
+            pulls.append(pull)
+        chosen_by = [p for p in policies if p.selects(obj)]
+        if source is None and chosen_by:
+            source = Source(obj, ref, chosen_by[0].spec)
+        for extra in chosen_by[1 if source and source.spec.policy else 0 :]:
+            results.append(
+                Result(
+                    "warning",
+                    f"also selected by MirrorPolicy {extra.ref.name}, which is ignored for it "
+                    f"({'its own markers' if source and not source.spec.policy else 'an earlier policy'} win)",
+                    ref,
+                )
+            )
+        if source is None:
+            continue
+        try:
+            check_mirrorable(obj, ref, options)
+            if not ref.namespace:
+                raise SpecError("a source must have a namespace", ref, "metadata.namespace")
+        except MirrorError as err:
+            results.append(Result.from_error(err))
+            continue
+        sources.append(source)
+    sources.sort(key=lambda s: sort_key(s.obj))
+    return Inventory(tuple(sources), tuple(pulls), universe, objects, tuple(results))
+
+
+def _is_local_config(obj: Obj) -> bool:
+    meta = obj.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    return annotations.get(LOCAL_CONFIG) == "true" or (
+        obj.get("kind") == "Kptfile" and str(obj.get("apiVersion", "")).startswith("kpt.dev/")
+    )
+
+
+def render_source(
+    source: Source, *, universe: Mapping[str, NamespaceInfo], options: EngineOptions
+) -> SourceOutcome:
+    """Every mirror of one source. A failure stops this source only, never the others."""
+    try:
+        namespaces, decisions = resolve_targets(
+            source.spec,
+            source_namespace=source.ref.namespace,
+            universe=universe,
+            options=options,
+            ref=source.ref,
+        )
+        prepared = prepare(source, options)
+        mirrors: list[Obj] = []
+        results: list[Result] = []
+        for ns in namespaces:
+            mirror, found = mirror_for(prepared, ns, options)
+            mirrors.append(mirror)
+            results.extend(found)
+    except MirrorError as err:
+        return SourceOutcome(source, (), (), (Result.from_error(err),))
+    return SourceOutcome(source, tuple(mirrors), decisions, tuple(results))
+
+
+def _fill_pull(pull: Pull, inventory: Inventory, options: EngineOptions) -> tuple[Obj | None, Result | None]:
+    target_ns = pull.ref.namespace
+    key = (str(pull.obj.get("kind")), pull.pull.source_namespace, pull.pull.source_name)
+    source_obj = inventory.objects.get(key)
+    where = f"{pull.pull.source_namespace}/{pull.pull.source_name}"
+    if source_obj is None:
+        return None, Result("warning", f"pulls from {where}, which is not among the inputs", pull.ref)
+    if not pull.dialect.allows_pull(source_obj, target_ns):
+        return None, Result(
+            "warning", f"pulls from {where}, which does not allow namespace {target_ns!r}", pull.ref
+        )
+    from kubectl_mirror.engine.model import MirrorSpec
+
+    source = Source(source_obj, Ref.of(source_obj), MirrorSpec(dialect=pull.dialect.name, targets=()))
+    try:
+        check_mirrorable(source_obj, source.ref, options)
+    except MirrorError as err:
+        return None, Result.from_error(err)
+    prepared = prepare(source, options)
+    own_meta = pull.obj.get("metadata") or {}
+    # The pulling object keeps its own markers (so the next run pulls again) on top of ours.
+    keep = {k: v for k, v in (own_meta.get("annotations") or {}).items() if k.startswith(m.CONTROL_PREFIXES[1:])}
+    mirror = assemble(
+        prepared,
+        namespace=target_ns,
+        name=str(own_meta.get("name")),
+        annotations={**prepared.annotations, **keep},
+    )
+    return mirror, None
+
+
+def render_all(items: Sequence[Item], options: EngineOptions) -> Outcome:
+    inventory = classify(items, options)
+    outcomes = [render_source(s, universe=inventory.universe, options=options) for s in inventory.sources]
+    results = list(inventory.results)
+    produced: dict[tuple[str, str, str], str] = {}
+    mirrors: list[Obj] = []
+    for outcome in outcomes:
+        results.extend(outcome.results)
+        _collect(outcome.mirrors, outcome.source.ref, produced, mirrors, results, inventory)
+    filled: set[tuple[str, str, str]] = set()
+    for pull in inventory.pulls:
+        mirror, problem = _fill_pull(pull, inventory, options)
+        if problem is not None:
+            results.append(problem)
+        if mirror is not None:
+            filled.add(_key(pull.obj))
+            _collect((mirror,), pull.ref, produced, mirrors, results, inventory, pulled=True)
+    mirrors.sort(key=sort_key)
+    return Outcome(tuple(mirrors), tuple(outcomes), tuple(results), frozenset(filled))
+
+
+def _collect(
+    new: Iterable[Obj],
+    by: Ref,
+    produced: dict[tuple[str, str, str], str],
+    mirrors: list[Obj],
+    results: list[Result],
+    inventory: Inventory,
+    *,
+    pulled: bool = False,
+) -> None:
+    """Add mirrors, refusing duplicates and never shadowing an input object we do not own."""
+    for mirror in new:
+        key = _key(mirror)
+        who = by.describe()
+        if key in produced:
+            results.append(
+                Result(
+                    "error",
+                    f"{key[0]} {key[1]}/{key[2]} would be produced by both {produced[key]} and {who}; "
+                    "keeping the first",
+                    by,
+                )
+            )
+            continue
+        if not pulled and key in inventory.objects:
+            results.append(
+                Result(
+                    "error",
+                    f"target namespace {key[1]!r} already has {key[0]} {key[2]} that is not a mirror; "
+                    "it is left alone",
+                    by,
+                )
+            )
+            continue
+        produced[key] = who
+        mirrors.append(mirror)

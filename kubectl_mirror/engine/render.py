@@ -1,0 +1,194 @@
+"""Turning one source into its mirror for one target namespace.
+
+The per-source work (metadata filtering, clean-up, ownership, the hash when no transform depends
+on the target) is done once in `prepare`; `mirror_for` then only stamps the namespace and runs
+transforms. Mirrors share unchanged sub-structures with the source: nothing here mutates its input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubectl_mirror.engine import markers as m
+from kubectl_mirror.engine.globs import glob_match
+from kubectl_mirror.engine.kinds import clean_for_copy
+from kubectl_mirror.engine.model import EngineOptions, MirrorSpec, Obj, Result
+from kubectl_mirror.errors import Ref
+
+_SKIP_TOP = ("apiVersion", "kind", "metadata", "status")
+
+
+@dataclass(frozen=True)
+class Source:
+    """An object that asks to be mirrored, with the spec read from its markers or a policy."""
+
+    obj: Obj
+    ref: Ref
+    spec: MirrorSpec
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What every mirror of one source shares."""
+
+    source: Source
+    body: Obj  # top-level fields besides apiVersion/kind/metadata, cleaned
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    fixed_hash: str  # content hash when no transform can vary it per target, else ""
+
+
+def _dropped(key: str, options: EngineOptions) -> bool:
+    if key.startswith(m.CONTROL_PREFIXES):
+        return True
+    for pattern in m.FOREIGN_OWNERSHIP:
+        if key == pattern or (pattern.endswith("*") and key.startswith(pattern[:-1])):
+            return True
+    return any(glob_match(p, key) for p in options.drop_metadata)
+
+
+def copied_metadata(values: Any, options: EngineOptions) -> dict[str, str]:
+    if not isinstance(values, Mapping):
+        return {}
+    return {k: v for k, v in sorted(values.items()) if not _dropped(str(k), options)}
+
+
+def source_id(obj: Obj) -> str:
+    """A label-safe id of the source reference (label values are limited to 63 characters)."""
+    meta = obj.get("metadata") or {}
+    raw = "/".join((group_of(obj), str(obj.get("kind")), str(meta.get("namespace")), str(meta.get("name"))))
+    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+def group_of(obj: Obj) -> str:
+    api_version = str(obj.get("apiVersion", ""))
+    return api_version.split("/", 1)[0] if "/" in api_version else "core"
+
+
+def ownership(source: Source) -> tuple[dict[str, str], dict[str, str]]:
+    """The labels and annotations that tie a mirror to its source and prove we made it."""
+    obj = source.obj
+    meta = obj.get("metadata") or {}
+    labels = {
+        m.MANAGED_BY: m.MANAGER,
+        m.MIRROR_LABEL: "true",
+        m.SOURCE_HASH_LABEL: source_id(obj),
+        **dict(source.spec.extra_labels),
+    }
+    annotations = {
+        m.SOURCE_GROUP: group_of(obj),
+        m.SOURCE_KIND: str(obj.get("kind")),
+        m.SOURCE_NAMESPACE: str(meta.get("namespace")),
+        m.SOURCE_NAME: str(meta.get("name")),
+        m.STRATEGY: source.spec.strategy,
+        m.ON_SOURCE_DELETE: source.spec.on_source_delete,
+    }
+    if isinstance(meta.get("uid"), str):
+        annotations[m.SOURCE_UID] = meta["uid"]
+    if source.spec.policy is not None:
+        annotations[m.SOURCE_POLICY] = f"{source.spec.policy.namespace}/{source.spec.policy.name}"
+    return labels, annotations
+
+
+def content_hash(body: Obj, labels: Mapping[str, str], annotations: Mapping[str, str]) -> str:
+    """sha256 of the canonical payload: every field but metadata, plus labels and annotations."""
+    payload = {
+        "body": body,
+        "labels": labels,
+        "annotations": {k: v for k, v in annotations.items() if k != m.CONTENT_HASH},
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def prepare(source: Source, options: EngineOptions) -> Prepared:
+    cleaned = clean_for_copy(source.obj, source.ref)
+    body = {k: cleaned[k] for k in sorted(cleaned) if k not in _SKIP_TOP}
+    meta = source.obj.get("metadata") or {}
+    own_labels, own_annotations = ownership(source)
+    labels = {**copied_metadata(meta.get("labels"), options), **own_labels}
+    annotations = {**copied_metadata(meta.get("annotations"), options), **own_annotations}
+    fixed = "" if source.spec.transforms else content_hash(body, labels, annotations)
+    return Prepared(source, body, labels, annotations, fixed)
+
+
+def assemble(
+    prepared: Prepared,
+    *,
+    namespace: str,
+    name: str,
+    body: Obj | None = None,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
+) -> Obj:
+    """The mirror object, keys in a stable order: apiVersion, kind, metadata, then the body."""
+    body = prepared.body if body is None else body
+    labels = prepared.labels if labels is None else labels
+    annotations = prepared.annotations if annotations is None else annotations
+    digest = (
+        prepared.fixed_hash
+        if body is prepared.body and labels is prepared.labels and annotations is prepared.annotations
+        and prepared.fixed_hash
+        else content_hash(body, labels, annotations)
+    )
+    obj = prepared.source.obj
+    return {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": obj.get("kind"),
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": dict(sorted(labels.items())),
+            "annotations": dict(sorted({**annotations, m.CONTENT_HASH: digest}.items())),
+        },
+        **body,
+    }
+
+
+def mirror_for(prepared: Prepared, namespace: str, options: EngineOptions) -> tuple[Obj, tuple[Result, ...]]:
+    """One mirror; transforms (if any) run on the assembled object, then ownership is re-stamped
+    so a rule can never remove the metadata that proves we own the copy."""
+    source = prepared.source
+    name = str((source.obj.get("metadata") or {}).get("name"))
+    if not source.spec.transforms:
+        return assemble(prepared, namespace=namespace, name=name), ()
+    from kubectl_mirror.engine.transforms import TemplateContext, apply_transforms
+
+    draft = assemble(prepared, namespace=namespace, name=name)
+    meta = source.obj.get("metadata") or {}
+    context = TemplateContext(
+        target_namespace=namespace,
+        source_namespace=str(meta.get("namespace")),
+        source_name=name,
+        source_kind=str(source.obj.get("kind")),
+        mirror_name=name,
+        labels=dict(prepared.labels),
+        annotations={k: v for k, v in prepared.annotations.items() if k != m.CONTENT_HASH},
+    )
+    out, results = apply_transforms(
+        draft,
+        source.spec.transforms,
+        context=context,
+        strict=source.spec.transform_strict,
+        options=options,
+        ref=source.ref,
+    )
+    own_labels, own_annotations = ownership(source)
+    out_meta = out.get("metadata") if isinstance(out.get("metadata"), dict) else {}
+    labels = {**_str_map(out_meta.get("labels")), **own_labels}
+    annotations = {
+        k: v for k, v in {**_str_map(out_meta.get("annotations")), **own_annotations}.items()
+        if k != m.CONTENT_HASH
+    }
+    body = {k: out[k] for k in sorted(out) if k not in _SKIP_TOP}
+    return assemble(prepared, namespace=namespace, name=name, body=body, labels=labels, annotations=annotations), results
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in value.items()}

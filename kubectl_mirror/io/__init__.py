@@ -1,0 +1,1 @@
+"""Adapters around the pure engine: files, YAML, the ResourceList format, the cluster."""
