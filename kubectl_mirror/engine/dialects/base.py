@@ -187,3 +187,40 @@ def selector_target(text: str, ref: Ref, field_path: str) -> Target:
     except SelectorError as err:
         raise SpecError(f"invalid label selector {text!r}: {err}", ref, field_path) from err
     return Target("selector", text)
+
+
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+def flag(markers: Mapping[str, Any], key: str, ref: Ref, *, label: bool = False) -> bool | None:
+    """A `"true"`/`"false"` marker (any case); None when absent, an error for anything else."""
+    raw = string_marker(markers, key, ref, label=label)
+    if raw is None:
+        return None
+    value = raw.strip().lower()
+    if value not in ("true", "false"):
+        raise SpecError(f'must be "true" or "false", got {raw!r}', ref, field_of(key, label=label))
+    return value == "true"
+
+
+def parse_pull_ref(text: str, ref: Ref, field_path: str, *, dialect: str) -> PullRef:
+    """`<namespace>/<name>`, as in Reflector's `reflects` and Replicator's `replicate-from`."""
+    namespace, sep, name = text.strip().partition("/")
+    if not sep or not namespace or not name:
+        raise SpecError(f"must be <namespace>/<name>, got {text!r}", ref, field_path)
+    check_namespace_name(namespace, ref, field_path)
+    if not _DNS1123_SUBDOMAIN.match(name):
+        raise SpecError(f"{name!r} is not a valid object name", ref, field_path)
+    return PullRef(dialect, namespace, name)
+
+
+def regex_list_matches(text: str, name: str) -> bool:
+    """True when `name` fully matches an entry of a comma list of regexes; a broken entry never
+    matches (callers use this to decide whether to allow something, so it must fail closed)."""
+    for entry in split_list(text, ","):
+        try:
+            if re.fullmatch(entry, name):
+                return True
+        except re.error:
+            continue
+    return False
