@@ -31,6 +31,8 @@ def _yaml() -> Any:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.width = 1 << 30
+    # Mirrors share unchanged sub-trees with their source; never emit those as YAML anchors.
+    yaml.representer.ignore_aliases = lambda *args: True
     return yaml
 
 

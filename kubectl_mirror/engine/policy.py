@@ -16,9 +16,8 @@ from kubectl_mirror.engine.dialects.base import (
 )
 from kubectl_mirror.engine.globs import GlobError, compile_glob, glob_match
 from kubectl_mirror.engine.markers import ACCEPT
-from kubectl_mirror.engine.model import EngineOptions, MirrorSpec, Obj, Target
+from kubectl_mirror.engine.model import EngineOptions, MirrorSpec, Obj, Target, TransformRule
 from kubectl_mirror.engine.selectors import Selector, SelectorError, selector_from_struct, to_text
-from kubectl_mirror.engine.transforms import parse_rules
 from kubectl_mirror.errors import Ref, SpecError
 
 API_GROUP = "kubectl-mirror.io"
@@ -125,11 +124,13 @@ def read_policy(obj: Obj, ref: Ref, options: EngineOptions) -> Policy:
     strict = spec.get("transformStrict", False)
     if not isinstance(strict, bool):
         raise SpecError("must be true or false", ref, "spec.transformStrict")
-    rules = (
-        parse_rules(spec["transform"], ref=ref, field_path="spec.transform", syntax="jinja", options=options)
-        if spec.get("transform")
-        else ()
-    )
+    rules: tuple[TransformRule, ...] = ()
+    if spec.get("transform"):
+        from kubectl_mirror.engine.transforms import parse_rules
+
+        rules = parse_rules(
+            spec["transform"], ref=ref, field_path="spec.transform", syntax="jinja", options=options
+        )
     mirror_spec = MirrorSpec(
         dialect="policy",
         targets=targets,

@@ -90,7 +90,10 @@ def ownership(source: Source) -> tuple[dict[str, str], dict[str, str]]:
     if isinstance(meta.get("uid"), str):
         annotations[m.SOURCE_UID] = meta["uid"]
     if source.spec.policy is not None:
-        annotations[m.SOURCE_POLICY] = f"{source.spec.policy.namespace}/{source.spec.policy.name}"
+        policy = source.spec.policy
+        annotations[m.SOURCE_POLICY] = (
+            f"{policy.namespace}/{policy.name}" if policy.namespace else policy.name
+        )
     return labels, annotations
 
 

@@ -17,7 +17,11 @@ _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 class _MirrorDumper(_Dumper):  # type: ignore[misc, valid-type]
-    """SafeDumper with block literals for multi-line strings."""
+    """SafeDumper with block literals for multi-line strings and no anchors (mirrors share
+    sub-trees with their source in memory; the output must not show it)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _str(dumper: Any, value: str) -> Any:

@@ -17,8 +17,7 @@ from kubectl_mirror.engine.dialects.base import (
     selector_target,
     string_marker,
 )
-from kubectl_mirror.engine.model import EngineOptions, MirrorSpec, Obj
-from kubectl_mirror.engine.transforms import parse_rules
+from kubectl_mirror.engine.model import EngineOptions, MirrorSpec, Obj, TransformRule
 from kubectl_mirror.errors import Ref, SpecError
 
 STRATEGIES = {"replace": "replace", "merge": "merge"}
@@ -44,17 +43,13 @@ def read_source(obj: Obj, ref: Ref, options: EngineOptions) -> MirrorSpec | None
         string_marker(ann, m.EXCLUDE, ref) or "", ref, field_of(m.EXCLUDE), labeled_key=m.ACCEPT
     )
     transform_text = string_marker(ann, m.TRANSFORM, ref)
-    rules = (
-        parse_rules(
-            transform_text,
-            ref=ref,
-            field_path=field_of(m.TRANSFORM),
-            syntax="jinja",
-            options=options,
+    rules: tuple[TransformRule, ...] = ()
+    if transform_text and transform_text.strip():
+        from kubectl_mirror.engine.transforms import parse_rules
+
+        rules = parse_rules(
+            transform_text, ref=ref, field_path=field_of(m.TRANSFORM), syntax="jinja", options=options
         )
-        if transform_text and transform_text.strip()
-        else ()
-    )
     return MirrorSpec(
         dialect="native",
         targets=targets,
