@@ -31,6 +31,7 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
+_REQUIRED: Any = _Missing()
 
 
 @lru_cache(maxsize=1024)
@@ -139,13 +140,13 @@ def _kind(node: Any) -> str:
     return "null" if node is None else f"a {type(node).__name__}"
 
 
-def get_path(obj: Any, segs: Segments, *, default: Any = MISSING) -> Any:
-    """The value at `segs`; `default` (or PathError when none is given) when it is absent."""
+def get_path(obj: Any, segs: Segments, *, default: Any = _REQUIRED) -> Any:
+    """The value at `segs`; `default` (e.g. MISSING) when absent, PathError when none is given."""
     node = obj
     for depth, seg in enumerate(segs):
         node = _step(node, seg, segs, depth)
         if node is MISSING:
-            if default is MISSING:
+            if default is _REQUIRED:
                 raise PathError(f"{format_path(segs[: depth + 1])} does not exist")
             return default
     return node
