@@ -62,9 +62,12 @@ def _with_path(obj: Obj, path: str) -> Obj:
 
 
 def result_entry(result: Result) -> dict[str, Any]:
-    entry: dict[str, Any] = {"message": result.message, "severity": result.severity}
     ref = result.ref
-    if ref.kind and ref.name:
+    located = bool(ref.kind and ref.name)
+    # A Result's `field` needs a resourceRef; without one, the field goes into the message.
+    message = result.message if located or not result.field_path else f"{result.field_path}: {result.message}"
+    entry: dict[str, Any] = {"message": message, "severity": result.severity}
+    if located:
         entry["resourceRef"] = {
             k: v
             for k, v in (
