@@ -7,7 +7,7 @@ import pytest
 from kubectl_mirror.engine.dialects import kubemirror as km
 from kubectl_mirror.engine.model import MirrorSpec, NamespaceInfo, Target
 from kubectl_mirror.engine.targets import resolve_targets
-from kubectl_mirror.errors import Ref, SpecError
+from kubectl_mirror.errors import Ref, SpecError, TransformError
 from tests.helpers import ns, opts, render
 
 ENABLED = {km.ENABLED: "true"}
@@ -132,4 +132,41 @@ def test_render_end_to_end(snapshot: Any) -> None:
     )
     assert [r.one_line() for r in outcome.results] == []
     assert [m["metadata"]["namespace"] for m in outcome.mirrors] == ["app-1", "shared"]
+    assert outcome.mirrors == snapshot
+
+
+TRANSFORM = """rules:
+  - path: data.LOG_LEVEL
+    value: "error"
+    namespacePattern: "prod-*"
+  - path: data.API_URL
+    template: "https://{{.TargetNamespace}}.api.example.com/{{ upper .SourceName }}"
+"""
+
+
+def test_transform_rules_are_read_with_go_template_syntax() -> None:
+    spec = read(cm({**SYNC, km.TRANSFORM: TRANSFORM}))
+    assert spec is not None
+    assert [(r.path, r.op, r.namespace_pattern, r.syntax) for r in spec.transforms] == [
+        ("data.LOG_LEVEL", "value", "prod-*", "go"),
+        ("data.API_URL", "template", "", "go"),
+    ]
+
+
+def test_template_outside_kubemirrors_documented_subset_is_an_error_naming_the_rule() -> None:
+    bad = "rules:\n  - path: data.X\n    template: '{{ printf \"%s\" .SourceName }}'\n"
+    with pytest.raises(TransformError) as err:
+        read(cm({**SYNC, km.TRANSFORM: bad}))
+    assert "printf" in err.value.message
+    assert err.value.field_path == f'metadata.annotations["{km.TRANSFORM}"].rules[0].template'
+
+
+def test_render_with_transforms_end_to_end(snapshot: Any) -> None:
+    source = cm({km.SYNC: "true", km.TARGET_NAMESPACES: "prod-1,dev", km.TRANSFORM: TRANSFORM})
+    outcome = render(source, ns("platform"), ns("prod-1"), ns("dev"))
+    assert [r.one_line() for r in outcome.results] == []
+    assert [m["data"] for m in outcome.mirrors] == [
+        {"LOG_LEVEL": "debug", "API_URL": "https://dev.api.example.com/APP-CONFIG"},
+        {"LOG_LEVEL": "error", "API_URL": "https://prod-1.api.example.com/APP-CONFIG"},
+    ]
     assert outcome.mirrors == snapshot

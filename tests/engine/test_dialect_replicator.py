@@ -167,3 +167,17 @@ def test_render_end_to_end(snapshot: Any) -> None:
     where = [(m["metadata"]["namespace"], m["metadata"]["name"]) for m in outcome.mirrors]
     assert where == [("app-ns-1", "creds"), ("team-a", "creds"), ("tools", "replica")]
     assert outcome.mirrors == snapshot
+
+
+def test_strip_labels_renders_copies_with_only_our_ownership_labels() -> None:
+    source = secret(
+        {rp.REPLICATE_TO: "tools", rp.STRIP_LABELS: "true"}, labels={"strimzi.io/kind": "Kafka"}
+    )
+    outcome = render(source, ns("platform"), ns("tools"))
+    assert [r.one_line() for r in outcome.results] == []
+    (mirror,) = outcome.mirrors
+    assert sorted(mirror["metadata"]["labels"]) == [
+        "app.kubernetes.io/managed-by",
+        "kubectl-mirror.io/mirror",
+        "kubectl-mirror.io/source-id",
+    ]
