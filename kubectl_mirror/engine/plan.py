@@ -159,7 +159,11 @@ def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
     objects: dict[tuple[str, str, str], Obj] = {}
     for obj, ref in refs:
         if is_mirror(obj):
-            pull = _read_pull(obj, ref)
+            try:
+                pull = _read_pull(obj, ref)
+            except MirrorError as err:
+                results.append(Result.from_error(err))
+                continue
             if pull is not None:
                 pulls.append(pull)
             continue
@@ -239,7 +243,11 @@ def _fill_pull(pull: Pull, inventory: Inventory, options: EngineOptions) -> tupl
     where = f"{pull.pull.source_namespace}/{pull.pull.source_name}"
     if source_obj is None:
         return None, Result("warning", f"pulls from {where}, which is not among the inputs", pull.ref)
-    if not pull.dialect.allows_pull(source_obj, target_ns):
+    try:
+        allowed = pull.dialect.allows_pull(source_obj, target_ns)
+    except MirrorError as err:
+        return None, Result.from_error(err)
+    if not allowed:
         return None, Result(
             "warning", f"pulls from {where}, which does not allow namespace {target_ns!r}", pull.ref
         )

@@ -42,6 +42,16 @@ class Prepared:
     fixed_hash: str  # content hash when no transform can vary it per target, else ""
 
 
+def canonical(value: Any) -> Any:
+    """Maps with sorted keys, recursively (lists keep their order), so the bytes of a mirror
+    never depend on how its source happened to be written."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
 def _dropped(key: str, options: EngineOptions) -> bool:
     if key.startswith(m.CONTROL_PREFIXES):
         return True
@@ -110,7 +120,7 @@ def content_hash(body: Obj, labels: Mapping[str, str], annotations: Mapping[str,
 
 def prepare(source: Source, options: EngineOptions) -> Prepared:
     cleaned = clean_for_copy(source.obj, source.ref)
-    body = {k: cleaned[k] for k in sorted(cleaned) if k not in _SKIP_TOP}
+    body = {k: canonical(cleaned[k]) for k in sorted(cleaned) if k not in _SKIP_TOP}
     meta = source.obj.get("metadata") or {}
     own_labels, own_annotations = ownership(source)
     labels = {**copied_metadata(meta.get("labels"), options), **own_labels}
@@ -187,7 +197,7 @@ def mirror_for(prepared: Prepared, namespace: str, options: EngineOptions) -> tu
         k: v for k, v in {**_str_map(out_meta.get("annotations")), **own_annotations}.items()
         if k != m.CONTENT_HASH
     }
-    body = {k: out[k] for k in sorted(out) if k not in _SKIP_TOP}
+    body = {k: canonical(out[k]) for k in sorted(out) if k not in _SKIP_TOP}
     return assemble(prepared, namespace=namespace, name=name, body=body, labels=labels, annotations=annotations), results
 
 
