@@ -23,7 +23,6 @@ This module imports jinja2 at import time; `transforms` imports it only when a r
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Callable, ItemsView, KeysView, Mapping, Sequence, ValuesView
@@ -267,7 +266,7 @@ def _default(budget: _Budget, value: Any, default_value: Any = "", boolean: bool
 def _b64dec(budget: _Budget, value: Any) -> str:
     try:
         return base64.b64decode(_text(budget, value), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as err:
+    except ValueError as err:  # binascii.Error, UnicodeDecodeError, non-ASCII input
         raise _Stop(f"b64dec: input is not base64 of UTF-8 text ({err})") from err
 
 

@@ -18,7 +18,6 @@ Semantics worth knowing:
 from __future__ import annotations
 
 import base64
-import binascii
 import copy
 import json
 from collections.abc import Mapping
@@ -322,12 +321,12 @@ def _decode(value: Any) -> str:
         raise TransformError(f"the Secret value is {_type(value)}, not base64 text")
     try:
         return base64.b64decode(value, validate=True).decode("utf-8")
-    except binascii.Error as err:
-        raise TransformError("the Secret value is not valid base64") from err
     except UnicodeDecodeError as err:
         raise TransformError(
             "the Secret value is binary, not UTF-8 text; a template cannot read it"
         ) from err
+    except ValueError as err:  # binascii.Error, or non-ASCII characters
+        raise TransformError("the Secret value is not valid base64") from err
 
 
 def _encode(value: Any) -> str:
