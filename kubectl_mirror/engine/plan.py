@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from kubectl_mirror.engine import markers as m
 from kubectl_mirror.engine.dialects.base import Dialect
 from kubectl_mirror.engine.dialects.registry import DIALECTS
-from kubectl_mirror.engine.kinds import check_mirrorable, sort_key
+from kubectl_mirror.engine.kinds import check_mirrorable, kind_rank, sort_key
 from kubectl_mirror.engine.model import Decision, EngineOptions, NamespaceInfo, Obj, PullRef, Result
 from kubectl_mirror.engine.policy import Policy, is_policy, read_policy
 from kubectl_mirror.engine.render import Source, assemble, mirror_for, prepare
@@ -154,6 +154,7 @@ def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
                 results.append(Result.from_error(err))
         else:
             refs.append((obj, ref))
+    policies.sort(key=lambda p: p.ref.name)
     sources: list[Source] = []
     pulls: list[Pull] = []
     objects: dict[tuple[str, str, str], Obj] = {}
@@ -166,6 +167,9 @@ def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
                 continue
             if pull is not None:
                 pulls.append(pull)
+            continue
+        if _key(obj) in objects:
+            results.append(Result("error", "appears more than once in the input", ref))
             continue
         objects[_key(obj)] = obj
         if _is_local_config(obj):
@@ -281,7 +285,7 @@ def render_all(items: Sequence[Item], options: EngineOptions) -> Outcome:
         results.extend(outcome.results)
         _collect(outcome.mirrors, outcome.source.ref, produced, mirrors, results, inventory)
     filled: set[tuple[str, str, str]] = set()
-    for pull in inventory.pulls:
+    for pull in sorted(inventory.pulls, key=lambda p: sort_key(p.obj)):
         mirror, problem = _fill_pull(pull, inventory, options)
         if problem is not None:
             results.append(problem)
@@ -289,7 +293,14 @@ def render_all(items: Sequence[Item], options: EngineOptions) -> Outcome:
             filled.add(_key(pull.obj))
             _collect((mirror,), pull.ref, produced, mirrors, results, inventory, pulled=True)
     mirrors.sort(key=sort_key)
+    results.sort(key=_result_key)
     return Outcome(tuple(mirrors), tuple(outcomes), tuple(results), frozenset(filled))
+
+
+def _result_key(r: Result) -> tuple[str, int, str, str, str, str, str]:
+    """Results in a stable order whatever the input order (the same input, the same bytes)."""
+    ref = r.ref
+    return (ref.file, kind_rank(ref.kind), ref.kind, ref.namespace, ref.name, r.field_path, r.message)
 
 
 def _collect(
