@@ -135,7 +135,18 @@ def _merge_output(kept: list[Any], outcome: Outcome) -> list[Any]:
 
 def _keep_location(mirror: Obj, original: Any) -> Obj:
     annotations = (original.get("metadata") or {}).get("annotations") or {}
-    keep = {k: str(v) for k, v in annotations.items() if k.startswith(("internal.config.kubernetes.io/", "config.kubernetes.io/", "config.k8s.io/", "kustomize.config.k8s.io/"))}
+    keep = {
+        k: str(v)
+        for k, v in annotations.items()
+        if k.startswith(
+            (
+                "internal.config.kubernetes.io/",
+                "config.kubernetes.io/",
+                "config.k8s.io/",
+                "kustomize.config.k8s.io/",
+            )
+        )
+    }
     meta = dict(mirror["metadata"])
     meta["annotations"] = {**meta.get("annotations", {}), **keep}
     return {**mirror, "metadata": meta}
@@ -150,7 +161,9 @@ def run_bytes(data: bytes) -> tuple[bytes, int]:
     except MirrorError as err:
         return _emit_error(yaml, err), 1
     except Exception as err:  # ruamel raises many types for malformed input
-        return _emit_error(yaml, InputError(f"cannot read ResourceList: {_first_line(err)}", Ref(file="<stdin>"))), 1
+        return _emit_error(
+            yaml, InputError(f"cannot read ResourceList: {_first_line(err)}", Ref(file="<stdin>"))
+        ), 1
     out_items, results = process(items, config)
     doc["items"] = out_items
     if results:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubectl_mirror.engine.globs import GlobError, compile_glob
@@ -27,7 +27,13 @@ LIST_KEYS = (
     "allow-kinds",
     "drop-metadata",
 )
-INT_KEYS = ("max-targets", "max-rules", "max-rule-bytes", "max-template-output", "template-timeout-ms")
+INT_KEYS = (
+    "max-targets",
+    "max-rules",
+    "max-rule-bytes",
+    "max-template-output",
+    "template-timeout-ms",
+)
 KNOWN_KEYS = LIST_KEYS + INT_KEYS
 
 
@@ -36,7 +42,7 @@ class RawOptions:
     """Options as given, before validation (flags or ConfigMap data)."""
 
     values: Mapping[str, Any]
-    ref: Ref = Ref()
+    ref: Ref = field(default_factory=Ref)
     where: str = "--{key}"
 
 
@@ -52,28 +58,30 @@ def _list(value: Any) -> tuple[str, ...]:
 
 
 def build_engine_options(raw: RawOptions) -> EngineOptions:
-    def field(key: str) -> str:
+    def where(key: str) -> str:
         return raw.where.format(key=key)
 
     unknown = sorted(set(raw.values) - set(KNOWN_KEYS))
     if unknown:
         raise InputError(
-            f"unknown option {unknown[0]!r} (known: {', '.join(KNOWN_KEYS)})", raw.ref, field(unknown[0])
+            f"unknown option {unknown[0]!r} (known: {', '.join(KNOWN_KEYS)})",
+            raw.ref,
+            where(unknown[0]),
         )
     lists = {k: _list(raw.values.get(k)) for k in LIST_KEYS}
     for key in ("namespaces", "protected-namespaces"):
         for name in lists[key]:
             if not _NS.match(name):
-                raise InputError(f"{name!r} is not a valid namespace name", raw.ref, field(key))
+                raise InputError(f"{name!r} is not a valid namespace name", raw.ref, where(key))
     for key in ("include-namespaces", "exclude-namespaces", "drop-metadata"):
         for pattern in lists[key]:
             try:
                 compile_glob(pattern)
             except GlobError as err:
-                raise InputError(f"invalid glob {pattern!r}: {err}", raw.ref, field(key)) from err
+                raise InputError(f"invalid glob {pattern!r}: {err}", raw.ref, where(key)) from err
     for kind in lists["allow-kinds"]:
         if not _KIND.match(kind):
-            raise InputError(f"{kind!r} is not a kind name (e.g. Role)", raw.ref, field("allow-kinds"))
+            raise InputError(f"{kind!r} is not a kind name (e.g. Role)", raw.ref, where("allow-kinds"))
     ints: dict[str, int] = {}
     for key in INT_KEYS:
         value = raw.values.get(key)
@@ -82,9 +90,9 @@ def build_engine_options(raw: RawOptions) -> EngineOptions:
         try:
             ints[key] = int(str(value))
         except ValueError:
-            raise InputError(f"must be a whole number, got {value!r}", raw.ref, field(key)) from None
+            raise InputError(f"must be a whole number, got {value!r}", raw.ref, where(key)) from None
         if ints[key] < 1:
-            raise InputError(f"must be at least 1, got {ints[key]}", raw.ref, field(key))
+            raise InputError(f"must be at least 1, got {ints[key]}", raw.ref, where(key))
     defaults = Limits()
     limits = Limits(
         max_rules=ints.get("max-rules", defaults.max_rules),

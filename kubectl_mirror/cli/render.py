@@ -26,34 +26,44 @@ def render(
     output: Annotated[str, typer.Option("--output", "-o", help="yaml or json.")] = "yaml",
     all_: Annotated[bool, typer.Option("--all", help="Pass the input objects through too.")] = False,
     output_dir: Annotated[
-        Path | None, typer.Option("--output-dir", help="Write one file per mirror and a kustomization.yaml.")
+        Path | None,
+        typer.Option("--output-dir", help="Write one file per mirror and a kustomization.yaml."),
     ] = None,
     check: Annotated[
-        bool, typer.Option("--check", help="With --output-dir: write nothing, exit 1 if out of date.")
+        bool,
+        typer.Option("--check", help="With --output-dir: write nothing, exit 1 if out of date."),
     ] = False,
     explain: Annotated[
-        bool, typer.Option("--explain", help="Print, per source, why each namespace was (not) chosen.")
+        bool,
+        typer.Option("--explain", help="Print, per source, why each namespace was (not) chosen."),
     ] = False,
     namespaces: Annotated[
-        list[str] | None, typer.Option("--namespaces", help="Namespaces that exist besides the input's.")
+        list[str] | None,
+        typer.Option("--namespaces", help="Namespaces that exist besides the input's."),
     ] = None,
     include_namespaces: Annotated[
-        list[str] | None, typer.Option("--include-namespaces", help="Only these (globs) may receive mirrors.")
+        list[str] | None,
+        typer.Option("--include-namespaces", help="Only these (globs) may receive mirrors."),
     ] = None,
     exclude_namespaces: Annotated[
-        list[str] | None, typer.Option("--exclude-namespaces", help="These (globs) never receive mirrors.")
+        list[str] | None,
+        typer.Option("--exclude-namespaces", help="These (globs) never receive mirrors."),
     ] = None,
     protected_namespaces: Annotated[
         str | None,
         typer.Option("--protected-namespaces", help="Reached only when named (default: kube-system,...)."),
     ] = None,
     allow_kinds: Annotated[
-        list[str] | None, typer.Option("--allow-kinds", help="Kinds denied by default to allow (e.g. Role).")
+        list[str] | None,
+        typer.Option("--allow-kinds", help="Kinds denied by default to allow (e.g. Role)."),
     ] = None,
     drop_metadata: Annotated[
-        list[str] | None, typer.Option("--drop-metadata", help="Label/annotation keys (globs) not copied.")
+        list[str] | None,
+        typer.Option("--drop-metadata", help="Label/annotation keys (globs) not copied."),
     ] = None,
-    max_targets: Annotated[int, typer.Option("--max-targets", help="Most target namespaces per source.")] = 100,
+    max_targets: Annotated[
+        int, typer.Option("--max-targets", help="Most target namespaces per source.")
+    ] = 100,
 ) -> None:
     """Render mirror manifests from files (offline)."""
     from kubectl_mirror.engine.plan import render_all

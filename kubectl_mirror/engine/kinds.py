@@ -128,8 +128,7 @@ def _clean_service(obj: Obj) -> Obj:
     ports = spec.get("ports")
     if isinstance(ports, list):
         spec["ports"] = [
-            {k: v for k, v in p.items() if k != "nodePort"} if isinstance(p, dict) else p
-            for p in ports
+            {k: v for k, v in p.items() if k != "nodePort"} if isinstance(p, dict) else p for p in ports
         ]
     return {**obj, "spec": spec}
 

@@ -6,8 +6,8 @@ frozen dataclass, so a spec read once can be reused per source by `watch` withou
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kubectl_mirror.errors import MirrorError, Ref

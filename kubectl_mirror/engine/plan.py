@@ -265,7 +265,9 @@ def _fill_pull(pull: Pull, inventory: Inventory, options: EngineOptions) -> tupl
     prepared = prepare(source, options)
     own_meta = pull.obj.get("metadata") or {}
     # The pulling object keeps its own markers (so the next run pulls again) on top of ours.
-    keep = {k: v for k, v in (own_meta.get("annotations") or {}).items() if k.startswith(m.CONTROL_PREFIXES[1:])}
+    keep = {
+        k: v for k, v in (own_meta.get("annotations") or {}).items() if k.startswith(m.CONTROL_PREFIXES[1:])
+    }
     mirror = assemble(
         prepared,
         namespace=target_ns,
@@ -300,7 +302,15 @@ def render_all(items: Sequence[Item], options: EngineOptions) -> Outcome:
 def _result_key(r: Result) -> tuple[str, int, str, str, str, str, str]:
     """Results in a stable order whatever the input order (the same input, the same bytes)."""
     ref = r.ref
-    return (ref.file, kind_rank(ref.kind), ref.kind, ref.namespace, ref.name, r.field_path, r.message)
+    return (
+        ref.file,
+        kind_rank(ref.kind),
+        ref.kind,
+        ref.namespace,
+        ref.name,
+        r.field_path,
+        r.message,
+    )
 
 
 def _collect(

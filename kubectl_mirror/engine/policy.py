@@ -51,7 +51,8 @@ class Policy:
         name = str(meta.get("name", ""))
         if self.names and not any(glob_match(p, name) for p in self.names):
             return False
-        labels = meta.get("labels") if isinstance(meta.get("labels"), Mapping) else {}
+        labels = meta.get("labels")
+        labels = labels if isinstance(labels, Mapping) else {}
         return self.selector is None or self.selector.matches(labels)
 
 
@@ -77,7 +78,9 @@ def _targets(value: Any, ref: Ref, path: str) -> tuple[Target, ...]:
 def _choice(spec: Mapping[str, Any], key: str, allowed: tuple[str, ...], ref: Ref) -> str:
     value = spec.get(key, allowed[0])
     if value not in allowed:
-        raise SpecError(f"unknown value {value!r} (expected one of: {', '.join(allowed)})", ref, f"spec.{key}")
+        raise SpecError(
+            f"unknown value {value!r} (expected one of: {', '.join(allowed)})", ref, f"spec.{key}"
+        )
     return str(value)
 
 

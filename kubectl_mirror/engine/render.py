@@ -144,7 +144,9 @@ def assemble(
     annotations = prepared.annotations if annotations is None else annotations
     digest = (
         prepared.fixed_hash
-        if body is prepared.body and labels is prepared.labels and annotations is prepared.annotations
+        if body is prepared.body
+        and labels is prepared.labels
+        and annotations is prepared.annotations
         and prepared.fixed_hash
         else content_hash(body, labels, annotations)
     )
@@ -191,14 +193,18 @@ def mirror_for(prepared: Prepared, namespace: str, options: EngineOptions) -> tu
         ref=source.ref,
     )
     own_labels, own_annotations = ownership(source)
-    out_meta = out.get("metadata") if isinstance(out.get("metadata"), dict) else {}
+    out_meta = out.get("metadata")
+    out_meta = out_meta if isinstance(out_meta, dict) else {}
     labels = {**_str_map(out_meta.get("labels")), **own_labels}
     annotations = {
-        k: v for k, v in {**_str_map(out_meta.get("annotations")), **own_annotations}.items()
+        k: v
+        for k, v in {**_str_map(out_meta.get("annotations")), **own_annotations}.items()
         if k != m.CONTENT_HASH
     }
     body = {k: canonical(out[k]) for k in sorted(out) if k not in _SKIP_TOP}
-    return assemble(prepared, namespace=namespace, name=name, body=body, labels=labels, annotations=annotations), results
+    return assemble(
+        prepared, namespace=namespace, name=name, body=body, labels=labels, annotations=annotations
+    ), results
 
 
 def _str_map(value: Any) -> dict[str, str]:

@@ -16,7 +16,7 @@ import yaml
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class _MirrorDumper(_Dumper):  # type: ignore[misc, valid-type]
+class _MirrorDumper(_Dumper):  # type: ignore[misc]
     """SafeDumper with block literals for multi-line strings and no anchors (mirrors share
     sub-trees with their source in memory; the output must not show it)."""
 
@@ -71,4 +71,7 @@ def yaml_stream(objs: Sequence[Any]) -> str:
 
 def json_list(objs: Sequence[Any]) -> str:
     """kubectl's shape for several objects: a v1 List."""
-    return json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objs)}, indent=2, ensure_ascii=False) + "\n"
+    return (
+        json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objs)}, indent=2, ensure_ascii=False)
+        + "\n"
+    )

@@ -78,7 +78,10 @@ def plan(root: Path, mirrors: Sequence[Obj]) -> Plan:
     for rel in writes:
         target = root / rel
         if target.exists() and rel != KUSTOMIZATION and not _ours(target):
-            raise InputError("exists and is not a kubectl-mirror mirror; refusing to overwrite it", Ref(file=str(target)))
+            raise InputError(
+                "exists and is not a kubectl-mirror mirror; refusing to overwrite it",
+                Ref(file=str(target)),
+            )
     removals = tuple(r for r in _previous(root) if r not in writes and _ours(root / r))
     return Plan(writes, removals)
 

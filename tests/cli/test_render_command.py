@@ -14,7 +14,11 @@ EXAMPLES = ROOT / "examples" / "basic"
 
 def mirror(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["kubectl-mirror", "render", *args], input=stdin, capture_output=True, text=True, check=False
+        ["kubectl-mirror", "render", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 
@@ -76,7 +80,9 @@ def test_output_dir_removes_only_files_it_wrote_before(tmp_path: Path) -> None:
     assert mirror(str(src), "--output-dir", str(out)).returncode == 0
     (out / "team-a" / "notes.txt").write_text("mine")
     sources = (src / "sources.yaml").read_text()
-    (src / "sources.yaml").write_text(sources.replace('kubectl-mirror.io/targets: "team-*"', 'kubectl-mirror.io/targets: "team-b"'))
+    (src / "sources.yaml").write_text(
+        sources.replace('kubectl-mirror.io/targets: "team-*"', 'kubectl-mirror.io/targets: "team-b"')
+    )
     assert mirror(str(src), "--output-dir", str(out)).returncode == 0
     assert not (out / "team-a" / "secret-registry-credentials.yaml").exists()
     assert (out / "team-b" / "secret-registry-credentials.yaml").exists()

@@ -36,5 +36,16 @@ def need(binary: str) -> str:
     return path
 
 
-def run(args: Sequence[str], env: dict[str, str], *, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(list(args), env=env, cwd=cwd, input=stdin, capture_output=True, text=True, check=False, timeout=120)
+def run(
+    args: Sequence[str], env: dict[str, str], *, cwd: Path | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(args),
+        env=env,
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )

@@ -37,7 +37,19 @@ def _mirrors(pkg: Path) -> list[tuple[str, str]]:
 
 def test_kpt_fn_eval_exec_writes_one_file_per_mirror(e2e_env: dict[str, str], tmp_path: Path) -> None:
     pkg = _package(tmp_path)
-    proc = run([need("kpt"), "fn", "eval", str(pkg), "--exec", "kubectl-mirror-fn", "--", "namespaces=team-a,team-b"], e2e_env)
+    proc = run(
+        [
+            need("kpt"),
+            "fn",
+            "eval",
+            str(pkg),
+            "--exec",
+            "kubectl-mirror-fn",
+            "--",
+            "namespaces=team-a,team-b",
+        ],
+        e2e_env,
+    )
     assert proc.returncode == 0, proc.stderr
     assert _mirrors(pkg) == [("team-a", "shared-settings"), ("team-b", "shared-settings")]
     assert sorted(_files(pkg)) == [
@@ -50,7 +62,19 @@ def test_kpt_fn_eval_exec_writes_one_file_per_mirror(e2e_env: dict[str, str], tm
 def test_kpt_fn_eval_keeps_the_source_file_byte_for_byte(e2e_env: dict[str, str], tmp_path: Path) -> None:
     pkg = _package(tmp_path)
     before = (pkg / "settings.yaml").read_text()
-    run([need("kpt"), "fn", "eval", str(pkg), "--exec", "kubectl-mirror-fn", "--", "namespaces=team-a"], e2e_env)
+    run(
+        [
+            need("kpt"),
+            "fn",
+            "eval",
+            str(pkg),
+            "--exec",
+            "kubectl-mirror-fn",
+            "--",
+            "namespaces=team-a",
+        ],
+        e2e_env,
+    )
     assert (pkg / "settings.yaml").read_text() == before
 
 
@@ -74,13 +98,18 @@ def test_kpt_fn_render_removes_mirrors_when_the_source_goes(e2e_env: dict[str, s
     assert not list(pkg.rglob("mirrors/**/*.yaml"))
 
 
-def test_kpt_reports_errors_as_results_and_leaves_files_alone(e2e_env: dict[str, str], tmp_path: Path) -> None:
+def test_kpt_reports_errors_as_results_and_leaves_files_alone(
+    e2e_env: dict[str, str], tmp_path: Path
+) -> None:
     pkg = _package(tmp_path)
     settings = pkg / "settings.yaml"
     settings.write_text(settings.read_text().replace('"team-*"', '"team-[a"'))
     before = _files(pkg)
     results = tmp_path / "results"
-    proc = run([need("kpt"), "fn", "render", str(pkg), "--allow-exec", "--results-dir", str(results)], e2e_env)
+    proc = run(
+        [need("kpt"), "fn", "render", str(pkg), "--allow-exec", "--results-dir", str(results)],
+        e2e_env,
+    )
     assert proc.returncode == 1
     assert _files(pkg) == before
     report = yaml.safe_load((results / "results.yaml").read_text())
@@ -102,13 +131,18 @@ def test_kpt_pipe_without_known_namespaces_adds_nothing(e2e_env: dict[str, str],
     sink = run([kpt, "fn", "sink", str(out)], e2e_env, stdin=fn.stdout)
     assert sink.returncode == 0, sink.stderr
     # No Namespace objects and no config: the glob matches nothing, so only the inputs remain.
-    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == ["Kptfile", "settings.yaml"]
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
+        "Kptfile",
+        "settings.yaml",
+    ]
 
 
 def test_kpt_pipe_with_fn_config_renders_mirrors(e2e_env: dict[str, str], tmp_path: Path) -> None:
     pkg = _package(tmp_path)
     config = tmp_path / "fn-config.yaml"
-    config.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: function-input\ndata:\n  namespaces: team-c\n")
+    config.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: function-input\ndata:\n  namespaces: team-c\n"
+    )
     kpt = need("kpt")
     source = run([kpt, "fn", "source", str(pkg), "--fn-config", str(config)], e2e_env)
     fn = run(["kubectl-mirror-fn"], e2e_env, stdin=source.stdout)

@@ -38,7 +38,9 @@ def test_help_reads_kubectl_mirror_under_kubectl(e2e_env: dict[str, str]) -> Non
 
 def test_errors_reach_the_user_as_one_line_through_kubectl(e2e_env: dict[str, str], tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: b\n  labels: {kubectl-mirror.io/source: 'true'}\n  annotations: {kubectl-mirror.io/targets: 'Nope!'}\n")
+    bad.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: b\n  labels: {kubectl-mirror.io/source: 'true'}\n  annotations: {kubectl-mirror.io/targets: 'Nope!'}\n"
+    )
     proc = run([need("kubectl"), "mirror", "render", str(bad)], e2e_env)
     assert proc.returncode == 1
     assert proc.stdout == ""
@@ -50,11 +52,23 @@ def test_errors_reach_the_user_as_one_line_through_kubectl(e2e_env: dict[str, st
 
 def test_output_dir_output_builds_with_kubectl_kustomize(e2e_env: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "mirrors"
-    proc = run([need("kubectl"), "mirror", "render", str(ROOT / "examples" / "basic"), "--output-dir", str(out)], e2e_env)
+    proc = run(
+        [
+            need("kubectl"),
+            "mirror",
+            "render",
+            str(ROOT / "examples" / "basic"),
+            "--output-dir",
+            str(out),
+        ],
+        e2e_env,
+    )
     assert proc.returncode == 0, proc.stderr
     built = run(["kubectl", "kustomize", str(out)], e2e_env)
     assert built.returncode == 0, built.stderr
     rendered = run(["kubectl-mirror", "render", str(ROOT / "examples" / "basic")], e2e_env)
     key = lambda d: (d["kind"], d["metadata"]["namespace"], d["metadata"]["name"])  # noqa: E731
-    assert sorted(map(key, yaml.safe_load_all(built.stdout))) == sorted(map(key, yaml.safe_load_all(rendered.stdout)))
+    assert sorted(map(key, yaml.safe_load_all(built.stdout))) == sorted(
+        map(key, yaml.safe_load_all(rendered.stdout))
+    )
     assert shutil.which("kubectl")

@@ -88,14 +88,38 @@ def test_own_markers_win_over_a_policy_with_a_warning() -> None:
     ("spec", "message"),
     [
         ({"targets": ["a"]}, "spec.source: is required and must be a mapping"),
-        ({"source": {"namespace": "certs"}}, "spec.targets: policy has no targets or targetSelector"),
-        ({"source": {"namespace": "Bad_NS"}, "targets": ["a"]}, "spec.source.namespace: 'Bad_NS' is not a valid"),
-        ({"source": {"namespace": "c"}, "targets": ["a"], "strategy": "sometimes"}, "spec.strategy: unknown value"),
-        ({"source": {"namespace": "c"}, "targets": ["a"], "onSourceDelete": "keep"}, "spec.onSourceDelete"),
-        ({"source": {"namespace": "c", "names": ["[a"]}, "targets": ["a"]}, "spec.source.names[0]: invalid glob"),
-        ({"source": {"namespace": "c"}, "targets": ["a"], "colour": 1}, "spec: unknown field 'colour'"),
-        ({"source": {"namespace": "c"}, "targets": "a", "transformStrict": "yes"}, "spec.transformStrict"),
-        ({"source": {"namespace": "c", "selector": {"matchLabels": 3}}, "targets": ["a"]}, "spec.source.selector"),
+        (
+            {"source": {"namespace": "certs"}},
+            "spec.targets: policy has no targets or targetSelector",
+        ),
+        (
+            {"source": {"namespace": "Bad_NS"}, "targets": ["a"]},
+            "spec.source.namespace: 'Bad_NS' is not a valid",
+        ),
+        (
+            {"source": {"namespace": "c"}, "targets": ["a"], "strategy": "sometimes"},
+            "spec.strategy: unknown value",
+        ),
+        (
+            {"source": {"namespace": "c"}, "targets": ["a"], "onSourceDelete": "keep"},
+            "spec.onSourceDelete",
+        ),
+        (
+            {"source": {"namespace": "c", "names": ["[a"]}, "targets": ["a"]},
+            "spec.source.names[0]: invalid glob",
+        ),
+        (
+            {"source": {"namespace": "c"}, "targets": ["a"], "colour": 1},
+            "spec: unknown field 'colour'",
+        ),
+        (
+            {"source": {"namespace": "c"}, "targets": "a", "transformStrict": "yes"},
+            "spec.transformStrict",
+        ),
+        (
+            {"source": {"namespace": "c", "selector": {"matchLabels": 3}}, "targets": ["a"]},
+            "spec.source.selector",
+        ),
     ],
 )
 def test_invalid_policy_is_reported_with_its_field(spec: dict[str, Any], message: str) -> None:

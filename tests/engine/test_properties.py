@@ -82,8 +82,17 @@ def test_shuffled_input_gives_the_same_bytes(objs: list[dict[str, Any]], rnd: An
 def test_no_control_marker_ever_appears_on_a_mirror(objs: list[dict[str, Any]]) -> None:
     outcome = render_all([Item(o) for o in objs], opts())
     ours = {
-        m.MIRROR_LABEL, m.SOURCE_HASH_LABEL, m.SOURCE_GROUP, m.SOURCE_KIND, m.SOURCE_NAMESPACE,
-        m.SOURCE_NAME, m.SOURCE_UID, m.SOURCE_POLICY, m.CONTENT_HASH, m.STRATEGY, m.ON_SOURCE_DELETE,
+        m.MIRROR_LABEL,
+        m.SOURCE_HASH_LABEL,
+        m.SOURCE_GROUP,
+        m.SOURCE_KIND,
+        m.SOURCE_NAMESPACE,
+        m.SOURCE_NAME,
+        m.SOURCE_UID,
+        m.SOURCE_POLICY,
+        m.CONTENT_HASH,
+        m.STRATEGY,
+        m.ON_SOURCE_DELETE,
     }
     for mirror in outcome.mirrors:
         meta = mirror["metadata"]

@@ -60,7 +60,10 @@ def test_drop_metadata_removes_more_keys_by_glob() -> None:
 def test_ownership_records_source_uid_strategy_and_on_delete() -> None:
     src = source(
         targets="a",
-        annotations={"kubectl-mirror.io/strategy": "merge", "kubectl-mirror.io/on-source-delete": "orphan"},
+        annotations={
+            "kubectl-mirror.io/strategy": "merge",
+            "kubectl-mirror.io/on-source-delete": "orphan",
+        },
     )
     src["metadata"]["uid"] = "u-1"
     ann = render(src).mirrors[0]["metadata"]["annotations"]
@@ -113,7 +116,11 @@ def test_mirror_of_a_mirror_is_never_made() -> None:
 
 
 def test_input_object_we_do_not_own_is_never_shadowed() -> None:
-    theirs = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "src", "namespace": "a"}}
+    theirs = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "src", "namespace": "a"},
+    }
     out = render(source(targets="a,b"), theirs)
     assert [x["metadata"]["namespace"] for x in out.mirrors] == ["b"]
     assert "already has ConfigMap src that is not a mirror" in errors_of(out)[0]
@@ -129,7 +136,11 @@ def test_rendering_never_mutates_the_input() -> None:
 
 
 def test_output_is_sorted_by_kind_rank_namespace_and_name() -> None:
-    out = render(source("b", targets="y,x"), source("a", kind="Secret", targets="z"), source("a", targets="y"))
+    out = render(
+        source("b", targets="y,x"),
+        source("a", kind="Secret", targets="z"),
+        source("a", targets="y"),
+    )
     keys = [(o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]) for o in out.mirrors]
     assert keys == [
         ("Secret", "z", "a"),

@@ -21,7 +21,9 @@ from kubectl_mirror.engine.selectors import SelectorError, parse_selector, selec
         ("", {"anything": "x"}, True),
     ],
 )
-def test_string_selector_matches_like_the_api_server(text: str, labels: dict[str, str], expected: bool) -> None:
+def test_string_selector_matches_like_the_api_server(
+    text: str, labels: dict[str, str], expected: bool
+) -> None:
     assert parse_selector(text).matches(labels) is expected
 
 

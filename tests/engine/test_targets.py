@@ -61,7 +61,12 @@ def test_protected_list_is_configurable() -> None:
 
 
 def test_global_include_and_exclude_apply_to_every_source() -> None:
-    out = render(source(targets="*"), *UNIVERSE, include_namespaces=("team-*",), exclude_namespaces=("team-b",))
+    out = render(
+        source(targets="*"),
+        *UNIVERSE,
+        include_namespaces=("team-*",),
+        exclude_namespaces=("team-b",),
+    )
     assert namespaces_of(out) == ["team-a"]
 
 

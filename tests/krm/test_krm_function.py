@@ -129,7 +129,12 @@ def test_errors_become_results_with_ref_field_and_file_and_exit_1() -> None:
         {
             "message": "'Bad_Name' is not a valid namespace name (lowercase letters, digits and '-', at most 63)",
             "severity": "error",
-            "resourceRef": {"apiVersion": "v1", "kind": "ConfigMap", "name": "settings", "namespace": "platform"},
+            "resourceRef": {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "name": "settings",
+                "namespace": "platform",
+            },
             "field": {"path": 'metadata.annotations["kubectl-mirror.io/targets"]'},
             "file": {"path": "settings.yaml"},
         }

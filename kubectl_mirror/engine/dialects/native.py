@@ -48,7 +48,11 @@ def read_source(obj: Obj, ref: Ref, options: EngineOptions) -> MirrorSpec | None
         from kubectl_mirror.engine.transforms import parse_rules
 
         rules = parse_rules(
-            transform_text, ref=ref, field_path=field_of(m.TRANSFORM), syntax="jinja", options=options
+            transform_text,
+            ref=ref,
+            field_path=field_of(m.TRANSFORM),
+            syntax="jinja",
+            options=options,
         )
     return MirrorSpec(
         dialect="native",
@@ -66,7 +70,7 @@ def _strict(ann: Mapping[str, Any], ref: Ref) -> bool:
     if value is None:
         return False
     if value.strip().lower() not in ("true", "false"):
-        raise SpecError(f"must be \"true\" or \"false\", got {value!r}", ref, field_of(m.TRANSFORM_STRICT))
+        raise SpecError(f'must be "true" or "false", got {value!r}', ref, field_of(m.TRANSFORM_STRICT))
     return value.strip().lower() == "true"
 
 
