@@ -219,16 +219,14 @@ class Api:
         if call.rt.namespaced:
             if m.get("namespace") and m["namespace"] != call.namespace:
                 raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent "
-                    "on the request"
+                    "the namespace of the provided object does not match the namespace sent on the request"
                 )
             m["namespace"] = call.namespace
         else:
             m.pop("namespace", None)
         if call.name is not None and m.get("name") and m["name"] != call.name:
             raise errors.bad_request(
-                f"the name of the object ({m['name']}) does not match the name on the URL "
-                f"({call.name})"
+                f"the name of the object ({m['name']}) does not match the name on the URL ({call.name})"
             )
         if call.name is not None:
             m["name"] = call.name
@@ -492,17 +490,13 @@ class Api:
                     f"{pre['resourceVersion']}, ResourceVersion in object meta: "
                     f"{m.get('resourceVersion')}",
                 )
-            return self.lifecycle.delete(
-                call.rt, current, dry_run=call.dry_run, api_version=call.api_version
-            )
+            return self.lifecycle.delete(call.rt, current, dry_run=call.dry_run, api_version=call.api_version)
 
     def delete_collection(self, call: Call, options: Any) -> tuple[int, dict[str, Any]]:
         labels = parse_labels(call.params.get("labelSelector", ""))
         fields = parse_fields(call.params.get("fieldSelector", ""), call.rt.field_labels)
         with self.store.lock:
-            page = self.store.select(
-                call.rt.key, namespace=call.namespace, labels=labels, fields=fields
-            )
+            page = self.store.select(call.rt.key, namespace=call.namespace, labels=labels, fields=fields)
             items = []
             for obj in page.items:
                 _, result = self.lifecycle.delete(

@@ -90,9 +90,7 @@ def conflict(group: str, plural: str, name: str, why: str) -> ApiError:
     )
 
 
-STALE = (
-    "the object has been modified; please apply your changes to the latest version and try again"
-)
+STALE = "the object has been modified; please apply your changes to the latest version and try again"
 
 
 def apply_conflicts(conflicts: list[tuple[str, str, str]]) -> ApiError:

@@ -99,9 +99,7 @@ class Kubectl:
             check=False,
         )
         if check and done.returncode != 0:
-            raise AssertionError(
-                f"kubectl {' '.join(args)} exited {done.returncode}:\n{done.stderr}"
-            )
+            raise AssertionError(f"kubectl {' '.join(args)} exited {done.returncode}:\n{done.stderr}")
         return done
 
     def json(self, *args: str) -> Any:

@@ -78,8 +78,17 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def _log(self, status: int) -> None:
+        """Log the request before its response goes out, so a client never outruns the log."""
+        if self._logged:
+            return
+        self._logged = True
+        duration = time.monotonic() - self._started
+        self.app.log.add(Record(status=status, duration=duration, **self._record))
+
     def _send_json(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(body, separators=(",", ":")).encode()
+        self._log(code)
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -96,11 +105,10 @@ class Handler(BaseHTTPRequestHandler):
     # -- dispatch -------------------------------------------------------------------------
 
     def _handle(self, method: str) -> None:
-        started = time.monotonic()
+        self._started = time.monotonic()
+        self._logged = False
         url = urllib.parse.urlsplit(self.path)
-        params = {
-            k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()
-        }
+        params = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
         record: dict[str, Any] = {
             "method": method,
             "path": url.path,
@@ -111,29 +119,25 @@ class Handler(BaseHTTPRequestHandler):
             "field_manager": params.get("fieldManager", ""),
             "dry_run": params.get("dryRun") == "All",
         }
-        status = 500
+        self._record = record
         try:
             body = self._read_body()
             if len(body) > MAX_BODY:
                 raise errors.too_large(MAX_BODY)
             target = parse(self.app.registry, url.path)
             if isinstance(target, Discovery):
-                status = self._discovery(method, target)
-                return
-            status = self._resource(method, target, params, body, record)
+                self._discovery(method, target)
+            else:
+                self._resource(method, target, params, body, record)
         except errors.ApiError as err:
-            status = err.code
             self._send_json(err.code, err.body, err.headers)
         except (ConnectionError, TimeoutError):
             self.close_connection = True
-            status = 499
+            self._log(499)
         except Exception as exc:  # a bug in the fake server: report it, keep serving
-            status = 500
             self.app.crashes.append("".join(traceback.format_exception(exc)))
             err = errors.internal(f"fake apiserver crashed: {exc!r}")
             self._send_json(500, err.body)
-        finally:
-            self.app.log.add(Record(status=status, duration=time.monotonic() - started, **record))
 
     def _discovery(self, method: str, target: Discovery) -> int:
         if method != "GET":
@@ -147,6 +151,7 @@ class Handler(BaseHTTPRequestHandler):
             doc = discovery.VERSION_INFO
         elif parts in (("healthz",), ("livez",), ("readyz",)):
             data = b"ok"
+            self._log(200)
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
@@ -202,9 +207,7 @@ class Handler(BaseHTTPRequestHandler):
             self.headers.get("User-Agent", ""),
         )
         after = None
-        for rule in self.app.faults.take(
-            the_verb, target.rt.key, target.namespace or "", target.name or ""
-        ):
+        for rule in self.app.faults.take(the_verb, target.rt.key, target.namespace or "", target.name or ""):
             if rule.delay:
                 time.sleep(rule.delay)
             if rule.status is not None:
@@ -239,9 +242,7 @@ class Handler(BaseHTTPRequestHandler):
                     or i
                     for i in items
                 ]
-            body = tables.table(
-                target.rt, items, list_meta, params.get("includeObject", "Metadata")
-            )
+            body = tables.table(target.rt, items, list_meta, params.get("includeObject", "Metadata"))
         self._send_json(code, body)
         return code
 
@@ -269,6 +270,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _watch(self, call: Call) -> int:
         watcher, initial, gone = open_watch(self.app.store, call)
+        self._log(200)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
@@ -285,9 +287,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if gone is not None:
                 self.app.store.hub.unregister(watcher)
-                self._write_chunk(
-                    json.dumps({"type": "ERROR", "object": gone.body}).encode() + b"\n"
-                )
+                self._write_chunk(json.dumps({"type": "ERROR", "object": gone.body}).encode() + b"\n")
             else:
                 stream.run(watcher, initial)
             self.wfile.write(b"0\r\n\r\n")

@@ -186,11 +186,7 @@ def apply(
     entries = parse_entries(current.get("metadata", {}).get("managedFields"))
     wanted = leaves(applied, skip_status=skip_status)
     mine = next(
-        (
-            e
-            for e in entries
-            if e.manager == manager and e.operation == "Apply" and not e.subresource
-        ),
+        (e for e in entries if e.manager == manager and e.operation == "Apply" and not e.subresource),
         None,
     )
     others = [e for e in entries if e is not mine]

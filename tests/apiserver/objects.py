@@ -47,9 +47,7 @@ def without_meta_time(obj: dict[str, Any]) -> dict[str, Any]:
     """`obj` as compared to decide whether a write changed anything."""
     m = dict(meta(obj))
     m.pop("resourceVersion", None)
-    m["managedFields"] = [
-        {k: v for k, v in e.items() if k != "time"} for e in m.get("managedFields") or []
-    ]
+    m["managedFields"] = [{k: v for k, v in e.items() if k != "time"} for e in m.get("managedFields") or []]
     return {**obj, "metadata": m}
 
 

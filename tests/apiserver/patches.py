@@ -212,11 +212,7 @@ def _merge_list(field: str, original: Any, patch: list[Any]) -> list[Any]:
         return _strip(patch)  # type: ignore[no-any-return]
     for item in patch:
         pos = next(
-            (
-                n
-                for n, c in enumerate(current)
-                if isinstance(c, dict) and c.get(key) == item.get(key)
-            ),
+            (n for n, c in enumerate(current) if isinstance(c, dict) and c.get(key) == item.get(key)),
             None,
         )
         if item.get("$patch") == "delete":

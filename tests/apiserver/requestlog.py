@@ -88,9 +88,7 @@ class RequestLog:
         name: str | None = None,
         status: int | None = None,
     ) -> int:
-        return len(
-            self.filter(verb=verb, resource=resource, namespace=namespace, name=name, status=status)
-        )
+        return len(self.filter(verb=verb, resource=resource, namespace=namespace, name=name, status=status))
 
     def writes(self, resource: str | None = None) -> list[Record]:
         return [r for r in self.records if r.is_write and _resource_matches(r, resource)]

@@ -55,9 +55,7 @@ class ResourceType:
 
 
 def _core(kind: str, plural: str, **kw: Any) -> ResourceType:
-    return ResourceType(
-        group="", versions=("v1",), kind=kind, plural=plural, singular=kind.lower(), **kw
-    )
+    return ResourceType(group="", versions=("v1",), kind=kind, plural=plural, singular=kind.lower(), **kw)
 
 
 BUILTINS: tuple[ResourceType, ...] = (

@@ -129,9 +129,7 @@ def _parse_requirement(selector: str, part: str) -> Requirement:
         _check_key(selector, key)
         if op in (">", "<"):
             if not val.lstrip("-").isdigit():
-                raise _bad(
-                    selector, f"for 'Gt', 'Lt' operators, the value must be an integer: {val}"
-                )
+                raise _bad(selector, f"for 'Gt', 'Lt' operators, the value must be an integer: {val}")
             return Requirement(key, "gt" if op == ">" else "lt", frozenset({val}))
         _check_value(selector, val)
         return Requirement(key, "!=" if op == "!=" else "=", frozenset({val}))
@@ -174,9 +172,7 @@ def parse_fields(selector: str, supported: tuple[str, ...]) -> FieldSelector:
     for part in selector.split(","):
         m = re.match(r"^\s*([^=!\s]+)\s*(==|=|!=)\s*(.*?)\s*$", part)
         if not m:
-            raise errors.bad_request(
-                f"invalid field selector: '{part}': unable to parse requirement"
-            )
+            raise errors.bad_request(f"invalid field selector: '{part}': unable to parse requirement")
         field, op, value = m.groups()
         if field not in COMMON_FIELDS and field not in supported:
             raise errors.bad_request(f"field label not supported: {field}")

@@ -105,9 +105,7 @@ class Store:
         self.rv += 1
         return self.rv
 
-    def commit(
-        self, bucket: str, obj: dict[str, Any], old: dict[str, Any] | None
-    ) -> dict[str, Any]:
+    def commit(self, bucket: str, obj: dict[str, Any], old: dict[str, Any] | None) -> dict[str, Any]:
         """Store `obj` (a new dict, not referenced elsewhere) at a new resourceVersion."""
         rv = self.next_rv()
         obj["metadata"]["resourceVersion"] = str(rv)
@@ -172,12 +170,7 @@ class Store:
         """Deep copies of stored objects (for assertions in tests)."""
         with self.lock:
             names = [bucket] if bucket else sorted(self.buckets)
-            objs = [
-                o
-                for n in names
-                if n in self.buckets
-                for k, o in sorted(self.buckets[n].objects.items())
-            ]
+            objs = [o for n in names if n in self.buckets for k, o in sorted(self.buckets[n].objects.items())]
             return copy.deepcopy(objs)
 
 
@@ -224,9 +217,7 @@ def _select(
     if last is not None and not labels and not fields:
         total = bucket.sorted_keys()
         scope_end = (
-            bisect.bisect_left(total, (namespace + "\x00", ""))
-            if namespace is not None
-            else len(total)
+            bisect.bisect_left(total, (namespace + "\x00", "")) if namespace is not None else len(total)
         )
         remaining = scope_end - bisect.bisect_right(total, last)
     return Page(items, last, remaining)

@@ -80,9 +80,7 @@ class WatchStream:
     def _line(self, kind: str, obj: dict[str, Any]) -> bytes:
         if self.options.table and kind != "ERROR" and kind != "BOOKMARK":
             rv = obj.get("metadata", {}).get("resourceVersion", "")
-            obj = tables.table(
-                self.call.rt, [obj], {"resourceVersion": rv}, self.options.include_object
-            )
+            obj = tables.table(self.call.rt, [obj], {"resourceVersion": rv}, self.options.include_object)
         else:
             obj = objects.with_api_version(obj, self.call.api_version)
         return json.dumps({"type": kind, "object": obj}, separators=(",", ":")).encode() + b"\n"

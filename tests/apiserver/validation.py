@@ -97,9 +97,7 @@ def meta_causes(rt: ResourceType, obj: dict[str, Any]) -> list[Cause]:
         if problem := label_key_problem(str(key)):
             causes.append(("FieldValueInvalid", "metadata.labels", _invalid(key, problem)))
         if not isinstance(value, str):
-            causes.append(
-                ("FieldValueInvalid", "metadata.labels", _invalid(str(value), "must be a string"))
-            )
+            causes.append(("FieldValueInvalid", "metadata.labels", _invalid(str(value), "must be a string")))
         elif problem := label_value_problem(value):
             causes.append(("FieldValueInvalid", "metadata.labels", _invalid(value, problem)))
     annotations = meta.get("annotations") or {}
@@ -138,9 +136,7 @@ def configmap_causes(obj: dict[str, Any]) -> list[Cause]:
     size = sum(len(k) + len(str(v).encode()) for k, v in data.items())
     size += sum(len(k) + len(base64.b64decode(str(v))) for k, v in binary.items())
     if size > MAX_DATA_BYTES:
-        causes.append(
-            ("FieldValueTooLong", "[]", f"Too long: must have at most {MAX_DATA_BYTES} bytes")
-        )
+        causes.append(("FieldValueTooLong", "[]", f"Too long: must have at most {MAX_DATA_BYTES} bytes"))
     return causes
 
 
@@ -150,9 +146,7 @@ def decode_secret_data(obj: dict[str, Any]) -> None:
         try:
             base64.b64decode(str(value), validate=True)
         except (binascii.Error, ValueError) as err:
-            raise errors.bad_request(
-                f'Secret in version "v1" cannot be handled as a Secret: {err}'
-            ) from err
+            raise errors.bad_request(f'Secret in version "v1" cannot be handled as a Secret: {err}') from err
 
 
 def secret_causes(obj: dict[str, Any]) -> list[Cause]:
@@ -160,9 +154,7 @@ def secret_causes(obj: dict[str, Any]) -> list[Cause]:
     causes = _key_causes("data", data)
     size = sum(len(base64.b64decode(str(v))) for v in data.values())
     if size > MAX_DATA_BYTES:
-        causes.append(
-            ("FieldValueTooLong", "data", f"Too long: must have at most {MAX_DATA_BYTES} bytes")
-        )
+        causes.append(("FieldValueTooLong", "data", f"Too long: must have at most {MAX_DATA_BYTES} bytes"))
     for key in SECRET_REQUIRED_KEYS.get(obj.get("type", "Opaque"), ()):
         if key not in data:
             causes.append(("FieldValueRequired", f"data[{key}]", "Required value"))
@@ -220,9 +212,7 @@ def crd_causes(obj: dict[str, Any]) -> list[Cause]:
             )
         )
     if spec.get("scope", "Namespaced") not in ("Namespaced", "Cluster"):
-        causes.append(
-            ("FieldValueNotSupported", "spec.scope", f'Unsupported value: "{spec.get("scope")}"')
-        )
+        causes.append(("FieldValueNotSupported", "spec.scope", f'Unsupported value: "{spec.get("scope")}"'))
     name = (obj.get("metadata") or {}).get("name", "")
     if names.get("plural") and spec.get("group") and name != f"{names['plural']}.{spec['group']}":
         causes.append(

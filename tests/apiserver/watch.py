@@ -45,9 +45,7 @@ class Watcher:
         meta = obj.get("metadata") or {}
         if self.namespace is not None and meta.get("namespace") != self.namespace:
             return False
-        return matches_labels(self.labels, meta.get("labels") or {}) and matches_fields(
-            self.fields, obj
-        )
+        return matches_labels(self.labels, meta.get("labels") or {}) and matches_fields(self.fields, obj)
 
     def translate(self, event: Event) -> tuple[str, dict[str, Any]] | None:
         """What this watcher sees of `event`, if anything."""
