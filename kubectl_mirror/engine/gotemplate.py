@@ -302,16 +302,12 @@ def _operand(tokens: list[_Tok], i: int) -> tuple[Operand, int]:
     if tok.kind == "field":
         return _Field(tok.value), i + 1
     if tok.kind == "dot":
-        raise _fail(
-            "'.' (the whole context) is not supported; use a field such as .TargetNamespace"
-        )
+        raise _fail("'.' (the whole context) is not supported; use a field such as .TargetNamespace")
     if tok.kind in ("str", "int", "bool"):
         return _Lit(tok.value), i + 1
     if tok.kind == "ident":
         if tok.value not in FUNCTIONS:
-            raise _fail(
-                f"unknown function {tok.value!r} (supported: {', '.join(sorted(FUNCTIONS))})"
-            )
+            raise _fail(f"unknown function {tok.value!r} (supported: {', '.join(sorted(FUNCTIONS))})")
         return _Func(tok.value), i + 1
     if tok.kind == "lparen":
         pipe, j = _parse_pipe(tokens, i + 1)
@@ -460,9 +456,7 @@ def _print(value: Any) -> str:
     return str(value)
 
 
-def render_go_template(
-    tpl: GoTemplate, variables: Mapping[str, Any], *, options: EngineOptions
-) -> str:
+def render_go_template(tpl: GoTemplate, variables: Mapping[str, Any], *, options: EngineOptions) -> str:
     """Render with `variables` as the data struct; output is capped by the template limits."""
     run = _Run(variables, options.limits.max_template_output)
     out: list[str] = []

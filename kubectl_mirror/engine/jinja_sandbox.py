@@ -131,9 +131,7 @@ class _Budget:
             else:
                 total += 8
             if total > self.max_output:
-                raise _Stop(
-                    f"template value is larger than the {self.max_output}-byte output limit"
-                )
+                raise _Stop(f"template value is larger than the {self.max_output}-byte output limit")
         return total
 
     def check_quick(self, value: Any) -> None:
@@ -252,9 +250,7 @@ def _filter(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _replace(budget: _Budget, value: Any, old: Any, new: Any, count: int | None = None) -> str:
     text, old_t, new_t = (_text(budget, v) for v in (value, old, new))
-    return bounded_replace(
-        text, old_t, new_t, limit=budget.max_output, count=-1 if count is None else count
-    )
+    return bounded_replace(text, old_t, new_t, limit=budget.max_output, count=-1 if count is None else count)
 
 
 def _default(budget: _Budget, value: Any, default_value: Any = "", boolean: bool = False) -> Any:
@@ -341,9 +337,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         budget.depth += 1
         try:
             if budget.depth > MAX_CALL_DEPTH:
-                raise _Stop(
-                    f"template recursion too deep (more than {MAX_CALL_DEPTH} nested calls)"
-                )
+                raise _Stop(f"template recursion too deep (more than {MAX_CALL_DEPTH} nested calls)")
             result = super().call(context, obj, *args, **kwargs)
         finally:
             budget.depth -= 1

@@ -169,9 +169,7 @@ def _set(node: Any, segs: Segments, value: Any, depth: int) -> Any:
                 f"(the list has {len(node)} items)"
             )
         if depth + 1 < len(segs) and isinstance(segs[depth + 1], int):
-            raise PathError(
-                f"{format_path(segs[: depth + 1])} does not exist (cannot create a list)"
-            )
+            raise PathError(f"{format_path(segs[: depth + 1])} does not exist (cannot create a list)")
         child = {}
     new_child = _set(child, segs, value, depth + 1)
     if isinstance(seg, int):

@@ -190,7 +190,8 @@ def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
                 Result(
                     "warning",
                     f"also selected by MirrorPolicy {extra.ref.name}, which is ignored for it "
-                    f"({'its own markers' if source and not source.spec.policy else 'an earlier policy'} win)",
+                    f"({'its own markers' if source and not source.spec.policy else 'an earlier policy'} "
+                    "win)",
                     ref,
                 )
             )

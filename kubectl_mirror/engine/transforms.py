@@ -75,18 +75,13 @@ def parse_rules(
     items, base = _rule_list(raw, ref=ref, field_path=field_path, options=options)
     limit = options.limits.max_rules
     if len(items) > limit:
-        raise TransformError(
-            f"{len(items)} transform rules; at most {limit} are allowed", ref, base
-        )
+        raise TransformError(f"{len(items)} transform rules; at most {limit} are allowed", ref, base)
     return tuple(
-        _rule(item, ref=ref, field_path=f"{base}[{i}]", syntax=syntax)
-        for i, item in enumerate(items)
+        _rule(item, ref=ref, field_path=f"{base}[{i}]", syntax=syntax) for i, item in enumerate(items)
     )
 
 
-def _rule_list(
-    raw: Any, *, ref: Ref, field_path: str, options: EngineOptions
-) -> tuple[list[Any], str]:
+def _rule_list(raw: Any, *, ref: Ref, field_path: str, options: EngineOptions) -> tuple[list[Any], str]:
     """The list of raw rules (plain list or KubeMirror's `rules:` mapping) and its field path."""
     limit = options.limits.max_rule_bytes
     if isinstance(raw, str):
@@ -97,11 +92,7 @@ def _rule_list(
         raise TransformError(
             f"transform rules are {size} bytes; at most {limit} are allowed", ref, field_path
         )
-    data = (
-        _load_yaml(raw, ref=ref, field_path=field_path, options=options)
-        if isinstance(raw, str)
-        else raw
-    )
+    data = _load_yaml(raw, ref=ref, field_path=field_path, options=options) if isinstance(raw, str) else raw
     if data is None:
         return [], field_path
     if isinstance(data, Mapping):
@@ -133,9 +124,7 @@ def _load_yaml(text: str, *, ref: Ref, field_path: str, options: EngineOptions) 
         raise
     except Exception as err:  # the injected parser's own error types are unknown here
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise TransformError(
-            f"transform rules are not valid YAML: {first_line}", ref, field_path
-        ) from err
+        raise TransformError(f"transform rules are not valid YAML: {first_line}", ref, field_path) from err
 
 
 def _rule(item: Any, *, ref: Ref, field_path: str, syntax: TemplateSyntax) -> TransformRule:
@@ -195,17 +184,13 @@ def _op_of(item: Mapping[str, Any], *, ref: Ref, field_path: str) -> RuleOp:
     return ops[0]
 
 
-def _arg_of(
-    item: Mapping[str, Any], op: RuleOp, *, ref: Ref, field_path: str, syntax: TemplateSyntax
-) -> Any:
+def _arg_of(item: Mapping[str, Any], op: RuleOp, *, ref: Ref, field_path: str, syntax: TemplateSyntax) -> Any:
     if op == "delete":
         return None
     arg = item[op]
     where = f"{field_path}.{op}"
     if op == "merge" and not (isinstance(arg, Mapping) and all(isinstance(k, str) for k in arg)):
-        raise TransformError(
-            f"merge must be a mapping with string keys, not {_type(arg)}", ref, where
-        )
+        raise TransformError(f"merge must be a mapping with string keys, not {_type(arg)}", ref, where)
     if op == "template":
         if not isinstance(arg, str):
             raise TransformError(f"template must be a string, not {_type(arg)}", ref, where)
@@ -263,9 +248,7 @@ def apply_transforms(
     results: list[Result] = []
     for index, rule in enumerate(rules):
         try:
-            if rule.namespace_pattern and not glob_match(
-                rule.namespace_pattern, context.target_namespace
-            ):
+            if rule.namespace_pattern and not glob_match(rule.namespace_pattern, context.target_namespace):
                 continue
             out = _apply(out, rule, context=context, options=options)
         except (TransformError, GlobError) as err:
@@ -284,9 +267,7 @@ def apply_transforms(
     return out, tuple(results)
 
 
-def _apply(
-    obj: Obj, rule: TransformRule, *, context: TemplateContext, options: EngineOptions
-) -> Obj:
+def _apply(obj: Obj, rule: TransformRule, *, context: TemplateContext, options: EngineOptions) -> Obj:
     segs = parse_path(rule.path)
     secret_key = _is_secret_data_key(obj, segs)
     new: Any
@@ -322,9 +303,7 @@ def _decode(value: Any) -> str:
     try:
         return base64.b64decode(value, validate=True).decode("utf-8")
     except UnicodeDecodeError as err:
-        raise TransformError(
-            "the Secret value is binary, not UTF-8 text; a template cannot read it"
-        ) from err
+        raise TransformError("the Secret value is binary, not UTF-8 text; a template cannot read it") from err
     except ValueError as err:  # binascii.Error, or non-ASCII characters
         raise TransformError("the Secret value is not valid base64") from err
 
@@ -380,13 +359,9 @@ def go_variables(context: TemplateContext) -> dict[str, Any]:
     }
 
 
-def _render(
-    rule: TransformRule, current: Any, *, context: TemplateContext, options: EngineOptions
-) -> str:
+def _render(rule: TransformRule, current: Any, *, context: TemplateContext, options: EngineOptions) -> str:
     if rule.syntax == "go":
-        return render_go_template(
-            compile_go_template(rule.arg), go_variables(context), options=options
-        )
+        return render_go_template(compile_go_template(rule.arg), go_variables(context), options=options)
     from kubectl_mirror.engine.jinja_sandbox import compile_jinja, render_jinja
 
     return render_jinja(compile_jinja(rule.arg), jinja_variables(context, current), options=options)

@@ -10,9 +10,7 @@ from kubectl_mirror.errors import Ref, SpecError
 from tests.helpers import ns, opts, render
 
 
-def cm(
-    labels: dict[str, Any], *, name: str = "app-config", namespace: str = "platform"
-) -> dict[str, Any]:
+def cm(labels: dict[str, Any], *, name: str = "app-config", namespace: str = "platform") -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -113,12 +111,8 @@ def test_dialect_is_limited_to_secrets_and_configmaps() -> None:
 
 def test_render_end_to_end(snapshot: Any) -> None:
     source = cm({**SOURCE, mv.TARGETS: "staging_prod_dev", mv.EXCLUDE: "dev", "app": "web"})
-    replica = cm(
-        {mv.SYNC_REPLICA: "true", mv.SYNC_SOURCE: "true", mv.TARGETS: "qa"}, namespace="qa"
-    )
-    outcome = render(
-        source, replica, ns("platform"), ns("staging"), ns("prod"), ns("dev"), ns("qa")
-    )
+    replica = cm({mv.SYNC_REPLICA: "true", mv.SYNC_SOURCE: "true", mv.TARGETS: "qa"}, namespace="qa")
+    outcome = render(source, replica, ns("platform"), ns("staging"), ns("prod"), ns("dev"), ns("qa"))
     assert [r.one_line() for r in outcome.results] == []
     assert [m["metadata"]["namespace"] for m in outcome.mirrors] == ["prod", "staging"]
     assert outcome.mirrors == snapshot

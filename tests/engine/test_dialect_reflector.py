@@ -11,9 +11,7 @@ from kubectl_mirror.errors import Ref, SpecError
 from tests.helpers import ns, opts, render
 
 
-def secret(
-    annotations: dict[str, Any], *, name: str = "tls", namespace: str = "platform"
-) -> dict[str, Any]:
+def secret(annotations: dict[str, Any], *, name: str = "tls", namespace: str = "platform") -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -65,11 +63,7 @@ def test_auto_namespaces_are_names_or_whole_name_regexes() -> None:
 
 
 def test_auto_mirrors_only_go_where_reflection_is_also_allowed() -> None:
-    spec = read(
-        secret(
-            {**AUTO, rf.AUTO_NAMESPACES: "team-.*,tools", rf.ALLOWED_NAMESPACES: "team-a,tool.*"}
-        )
-    )
+    spec = read(secret({**AUTO, rf.AUTO_NAMESPACES: "team-.*,tools", rf.ALLOWED_NAMESPACES: "team-a,tool.*"}))
     assert spec is not None
     assert chosen(spec) == ("team-a", "tools")
 
@@ -81,9 +75,7 @@ def test_allowed_namespaces_alone_bound_the_auto_mirrors() -> None:
 
 
 def test_namespace_selectors_select_by_namespace_labels() -> None:
-    spec = read(
-        secret({**AUTO, rf.AUTO_SELECTOR: "team", rf.ALLOWED_SELECTOR: "env in (dev,test)"})
-    )
+    spec = read(secret({**AUTO, rf.AUTO_SELECTOR: "team", rf.ALLOWED_SELECTOR: "env in (dev,test)"}))
     assert spec is not None
     labels = {
         "team-a": {"team": "a", "env": "dev"},
@@ -151,14 +143,10 @@ def test_pull_allowed_only_by_a_selector_is_refused_since_labels_are_unknown_her
 
 
 def test_broken_allowed_regex_fails_closed() -> None:
-    assert not rf.allows_pull(
-        secret({rf.ALLOWED: "true", rf.ALLOWED_NAMESPACES: "team-("}), "team-"
-    )
+    assert not rf.allows_pull(secret({rf.ALLOWED: "true", rf.ALLOWED_NAMESPACES: "team-("}), "team-")
 
 
-@pytest.mark.parametrize(
-    "key", [rf.REFLECTS, rf.AUTO_REFLECTS, rf.REFLECTED_VERSION, rf.REFLECTED_AT]
-)
+@pytest.mark.parametrize("key", [rf.REFLECTS, rf.AUTO_REFLECTS, rf.REFLECTED_VERSION, rf.REFLECTED_AT])
 def test_copies_reflector_made_or_fills_are_foreign_mirrors(key: str) -> None:
     assert rf.is_foreign_mirror(secret({key: ""}))
 
@@ -173,8 +161,7 @@ def test_render_end_to_end(snapshot: Any) -> None:
     refused = secret({rf.REFLECTS: "platform/tls"}, name="tls-copy", namespace="other")
     outcome = render(source, pull, refused, ns("platform"), ns("team-a"), ns("tools"), ns("other"))
     assert [r.one_line() for r in outcome.results] == [
-        "input.yaml: Secret other/tls-copy: pulls from platform/tls, "
-        "which does not allow namespace 'other'"
+        "input.yaml: Secret other/tls-copy: pulls from platform/tls, which does not allow namespace 'other'"
     ]
     where = [(m["metadata"]["namespace"], m["metadata"]["name"]) for m in outcome.mirrors]
     assert where == [("team-a", "tls"), ("tools", "tls-copy")]

@@ -47,9 +47,7 @@ def test_replicate_to_entries_are_names_or_regexes() -> None:
 
 
 def test_replicate_to_matching_is_a_namespace_selector_added_to_the_list() -> None:
-    spec = read(
-        secret({rp.REPLICATE_TO: "tools", rp.REPLICATE_TO_MATCHING: "team,env notin (prod)"})
-    )
+    spec = read(secret({rp.REPLICATE_TO: "tools", rp.REPLICATE_TO_MATCHING: "team,env notin (prod)"}))
     assert spec is not None
     assert spec.targets == (Target("name", "tools"), Target("selector", "team,env notin (prod)"))
 
@@ -145,9 +143,7 @@ def test_render_end_to_end(snapshot: Any) -> None:
     )
     pull = secret({rp.REPLICATE_FROM: "platform/creds"}, name="replica", namespace="tools")
     refused = secret({rp.REPLICATE_FROM: "platform/creds"}, name="replica", namespace="other")
-    old_copy = secret(
-        {rp.REPLICATED_FROM_VERSION: "12", rp.REPLICATE_TO: "x"}, namespace="app-ns-1"
-    )
+    old_copy = secret({rp.REPLICATED_FROM_VERSION: "12", rp.REPLICATE_TO: "x"}, namespace="app-ns-1")
     outcome = render(
         source,
         pull,
@@ -161,8 +157,7 @@ def test_render_end_to_end(snapshot: Any) -> None:
         ns("other"),
     )
     assert [r.one_line() for r in outcome.results] == [
-        "input.yaml: Secret other/replica: pulls from platform/creds, "
-        "which does not allow namespace 'other'"
+        "input.yaml: Secret other/replica: pulls from platform/creds, which does not allow namespace 'other'"
     ]
     where = [(m["metadata"]["namespace"], m["metadata"]["name"]) for m in outcome.mirrors]
     assert where == [("app-ns-1", "creds"), ("team-a", "creds"), ("tools", "replica")]
@@ -170,9 +165,7 @@ def test_render_end_to_end(snapshot: Any) -> None:
 
 
 def test_strip_labels_renders_copies_with_only_our_ownership_labels() -> None:
-    source = secret(
-        {rp.REPLICATE_TO: "tools", rp.STRIP_LABELS: "true"}, labels={"strimzi.io/kind": "Kafka"}
-    )
+    source = secret({rp.REPLICATE_TO: "tools", rp.STRIP_LABELS: "true"}, labels={"strimzi.io/kind": "Kafka"})
     outcome = render(source, ns("platform"), ns("tools"))
     assert [r.one_line() for r in outcome.results] == []
     (mirror,) = outcome.mirrors

@@ -27,9 +27,7 @@ VARS: dict[str, Any] = {
 OPTIONS = EngineOptions()
 
 
-def render(
-    text: str, variables: dict[str, Any] | None = None, options: EngineOptions = OPTIONS
-) -> str:
+def render(text: str, variables: dict[str, Any] | None = None, options: EngineOptions = OPTIONS) -> str:
     return render_go_template(
         compile_go_template(text), VARS if variables is None else variables, options=options
     )

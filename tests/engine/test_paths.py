@@ -132,9 +132,7 @@ def test_set_path_creates_missing_mappings() -> None:
 
 
 def test_set_path_refuses_out_of_range_index() -> None:
-    with pytest.raises(
-        PathError, match=r"spec\.containers\[7\] is out of range \(the list has 2 items\)"
-    ):
+    with pytest.raises(PathError, match=r"spec\.containers\[7\] is out of range \(the list has 2 items\)"):
         set_path(OBJ, ("spec", "containers", 7, "image"), "x")
 
 

@@ -40,9 +40,7 @@ def options(*, clock_step: float = 0.0, **limits: int) -> EngineOptions:
     return EngineOptions(host=Host(clock=FakeClock(clock_step)), limits=Limits(**limits))
 
 
-def render(
-    text: str, variables: dict[str, Any] | None = None, opts: EngineOptions | None = None
-) -> str:
+def render(text: str, variables: dict[str, Any] | None = None, opts: EngineOptions | None = None) -> str:
     return render_jinja(
         compile_jinja(text), VARS if variables is None else variables, options=opts or options()
     )
@@ -101,17 +99,12 @@ def error_of(text: str, opts: EngineOptions | None = None) -> str:
         ("line\n", "line"),  # Jinja drops one trailing newline of a `template: |` block
     ],
 )
-def test_templates_render_context_variables_and_the_listed_filters(
-    text: str, expected: str
-) -> None:
+def test_templates_render_context_variables_and_the_listed_filters(text: str, expected: str) -> None:
     assert render(text) == expected
 
 
 def test_strict_undefined_names_the_missing_variable() -> None:
-    assert (
-        error_of("{{ target.nmespace }}")
-        == "template error: 'dict object' has no attribute 'nmespace'"
-    )
+    assert error_of("{{ target.nmespace }}") == "template error: 'dict object' has no attribute 'nmespace'"
     assert error_of("{{ nope }}") == "template error: 'nope' is undefined"
 
 
@@ -120,23 +113,17 @@ def test_strict_undefined_names_the_missing_variable() -> None:
     ["format", "attr", "tojson", "map", "join", "indent", "center", "xmlattr", "list", "length"],
 )
 def test_filters_outside_the_listed_ones_do_not_exist(name: str) -> None:
-    with pytest.raises(
-        TransformError, match=f"template syntax error on line 1: No filter named '{name}'"
-    ):
+    with pytest.raises(TransformError, match=f"template syntax error on line 1: No filter named '{name}'"):
         compile_jinja("{{ value | " + name + " }}")
 
 
 def test_syntax_errors_are_reported_at_compile_time_with_the_line() -> None:
-    with pytest.raises(
-        TransformError, match="template syntax error on line 2: Expected an expression"
-    ):
+    with pytest.raises(TransformError, match="template syntax error on line 2: Expected an expression"):
         compile_jinja("ok\n{% if %}")
 
 
 def test_b64dec_of_invalid_input_fails_clearly() -> None:
-    assert error_of("{{ 'not base64!' | b64dec }}").startswith(
-        "b64dec: input is not base64 of UTF-8 text"
-    )
+    assert error_of("{{ 'not base64!' | b64dec }}").startswith("b64dec: input is not base64 of UTF-8 text")
 
 
 # --- escapes ------------------------------------------------------------------------------------
@@ -251,17 +238,14 @@ def test_template_with_nested_range_stops_with_step_budget_error() -> None:
 def test_nested_loops_over_text_stop_with_the_step_budget_even_with_a_frozen_clock() -> None:
     text = "{% set s = 'x' * 5000 %}{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}"
     assert error_of(text, options(clock_step=0.0)) == (
-        "template exceeded its step budget of 100000 steps "
-        "(a loop, range or recursion is too large)"
+        "template exceeded its step budget of 100000 steps (a loop, range or recursion is too large)"
     )
 
 
 def test_step_budget_is_configurable_per_render() -> None:
     template = compile_jinja("{% for i in range(50) %}{% endfor %}done")
     assert render_jinja(template, VARS, options=options(), step_budget=100) == "done"
-    with pytest.raises(
-        TransformError, match=r"range\(\) of 50 items exceeds the step budget of 10"
-    ):
+    with pytest.raises(TransformError, match=r"range\(\) of 50 items exceeds the step budget of 10"):
         render_jinja(template, VARS, options=options(), step_budget=10)
 
 
@@ -302,9 +286,7 @@ def test_macro_that_buffers_gigabytes_stops_at_the_work_limit() -> None:
 
 def test_output_over_the_limit_is_refused() -> None:
     text = "{% for i in range(100) %}{{ 'x' * 1000 }}{% endfor %}"
-    assert error_of(text, options(max_template_output=10_000)) == (
-        "template output exceeds 10000 bytes"
-    )
+    assert error_of(text, options(max_template_output=10_000)) == ("template output exceeds 10000 bytes")
 
 
 def test_deeply_nested_expression_is_refused_at_compile_time() -> None:

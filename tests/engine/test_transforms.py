@@ -114,9 +114,7 @@ rules:
 
 def test_parse_rules_accepts_already_parsed_policy_data() -> None:
     parsed = rules([{"path": 'data["app.properties"]', "template": "{{ value }}"}])
-    assert parsed == (
-        TransformRule(path='data["app.properties"]', op="template", arg="{{ value }}"),
-    )
+    assert parsed == (TransformRule(path='data["app.properties"]', op="template", arg="{{ value }}"),)
 
 
 @pytest.mark.parametrize("raw", ["", "   \n", None, "rules:", {"rules": None}])
@@ -203,9 +201,7 @@ def test_empty_rules_parse_to_nothing(raw: Any) -> None:
         ),
     ],
 )
-def test_invalid_rules_fail_at_parse_time_naming_the_field(
-    raw: str, field_path: str, message: str
-) -> None:
+def test_invalid_rules_fail_at_parse_time_naming_the_field(raw: str, field_path: str, message: str) -> None:
     err = parse_error(raw)
     assert message in err.message
     assert err.field_path == field_path
@@ -224,9 +220,7 @@ def test_more_rules_than_the_limit_are_refused() -> None:
     err = parse_error(many)
     assert err.message == "51 transform rules; at most 50 are allowed"
     small = EngineOptions(host=OPTIONS.host, limits=Limits(max_rules=2))
-    assert (
-        parse_error(many[:3], options=small).message == "3 transform rules; at most 2 are allowed"
-    )
+    assert parse_error(many[:3], options=small).message == "3 transform rules; at most 2 are allowed"
 
 
 def test_rule_text_over_the_size_limit_is_refused_for_text_and_parsed_data() -> None:
@@ -239,9 +233,7 @@ def test_rule_text_over_the_size_limit_is_refused_for_text_and_parsed_data() -> 
 
 def test_parsing_yaml_without_a_host_parser_is_an_error_not_a_crash() -> None:
     err = parse_error("- {path: a, value: b}", options=EngineOptions())
-    assert (
-        err.message == "transform rules are not valid YAML: no YAML parser was given to the engine"
-    )
+    assert err.message == "transform rules are not valid YAML: no YAML parser was given to the engine"
 
 
 # --- applying -----------------------------------------------------------------------------------
@@ -289,9 +281,7 @@ def test_template_sees_the_current_value_and_context() -> None:
             }
         ],
     )
-    assert out["data"]["app.properties"] == (
-        "level=error\n# ConfigMap platform/app -> prod-eu/app blue ops"
-    )
+    assert out["data"]["app.properties"] == ("level=error\n# ConfigMap platform/app -> prod-eu/app blue ops")
 
 
 def test_template_on_a_missing_path_has_no_value_unless_defaulted() -> None:
@@ -304,9 +294,7 @@ def test_template_on_a_missing_path_has_no_value_unless_defaulted() -> None:
 def test_merge_is_shallow_and_creates_the_map() -> None:
     obj = configmap()
     obj["spec"] = {"a": {"x": 1, "y": 2}, "b": 1}
-    out, _ = apply(
-        obj, "- {path: spec, merge: {a: {x: 9}, c: 3}}\n- {path: extra.map, merge: {k: v}}"
-    )
+    out, _ = apply(obj, "- {path: spec, merge: {a: {x: 9}, c: 3}}\n- {path: extra.map, merge: {k: v}}")
     assert out["spec"] == {"a": {"x": 9}, "b": 1, "c": 3}
     assert out["extra"] == {"map": {"k": "v"}}
 
@@ -378,9 +366,7 @@ def test_secret_merge_into_data_encodes_each_value() -> None:
 
 
 def test_secret_delete_removes_the_key() -> None:
-    out, _ = apply(
-        secret(ADMIN_PASSWORD="x", APP="y"), "- {path: data.ADMIN_PASSWORD, delete: true}"
-    )
+    out, _ = apply(secret(ADMIN_PASSWORD="x", APP="y"), "- {path: data.ADMIN_PASSWORD, delete: true}")
     assert out["data"] == {"APP": b64("y")}
 
 
@@ -407,9 +393,7 @@ def test_secret_delete_removes_the_key() -> None:
         ({}, "- {path: data.k.deeper, value: x}", "a path cannot go below data.<key>"),
     ],
 )
-def test_secret_values_that_are_not_text_fail_clearly(
-    data: dict[str, str], raw: str, message: str
-) -> None:
+def test_secret_values_that_are_not_text_fail_clearly(data: dict[str, str], raw: str, message: str) -> None:
     obj = secret()
     obj["data"] = data
     with pytest.raises(
@@ -548,9 +532,7 @@ def test_go_variables_follow_kubemirrors_transform_context() -> None:
         ("Prod", "prod", False),
     ],
 )
-def test_glob_match_supports_star_question_and_classes(
-    pattern: str, name: str, matches: bool
-) -> None:
+def test_glob_match_supports_star_question_and_classes(pattern: str, name: str, matches: bool) -> None:
     assert glob_match(pattern, name) is matches
 
 

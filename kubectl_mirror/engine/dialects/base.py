@@ -63,9 +63,7 @@ def field_of(key: str, *, label: bool = False) -> str:
     return f'metadata.{where}["{key}"]'
 
 
-def string_marker(
-    markers: Mapping[str, Any], key: str, ref: Ref, *, label: bool = False
-) -> str | None:
+def string_marker(markers: Mapping[str, Any], key: str, ref: Ref, *, label: bool = False) -> str | None:
     """A marker's value as a string; YAML may have typed it (true, 1) so reject non-strings."""
     if key not in markers:
         return None
@@ -100,7 +98,8 @@ def choice(
     value = raw.strip().lower()
     if value not in allowed:
         options = ", ".join(sorted(allowed))
-        raise SpecError(f"unknown value {raw!r} (expected one of: {options})", ref, field_of(key, label=label))
+        message = f"unknown value {raw!r} (expected one of: {options})"
+        raise SpecError(message, ref, field_of(key, label=label))
     return allowed[value]
 
 

@@ -56,9 +56,7 @@ def read_source(obj: Obj, ref: Ref, options: EngineOptions) -> MirrorSpec | None
         labeled_key=ALLOW_MIRRORS,
     )
     if not targets:
-        raise SpecError(
-            f"source has no {TARGET_NAMESPACES} annotation", ref, field_of(TARGET_NAMESPACES)
-        )
+        raise SpecError(f"source has no {TARGET_NAMESPACES} annotation", ref, field_of(TARGET_NAMESPACES))
     transform_text = string_marker(ann, TRANSFORM, ref)
     rules: tuple[TransformRule, ...] = ()
     if transform_text and transform_text.strip():

@@ -64,9 +64,7 @@ def read_source(obj: Obj, ref: Ref, options: EngineOptions) -> MirrorSpec | None
     )
 
 
-def _namespace_set(
-    ann: Mapping[str, Any], list_key: str, selector_key: str, ref: Ref
-) -> tuple[Target, ...]:
+def _namespace_set(ann: Mapping[str, Any], list_key: str, selector_key: str, ref: Ref) -> tuple[Target, ...]:
     """The namespaces a pattern list and a selector select together (OR); () for "every one"."""
     targets = parse_regex_list(string_marker(ann, list_key, ref) or "", ref, field_of(list_key))
     selector = (string_marker(ann, selector_key, ref) or "").strip()
@@ -80,9 +78,7 @@ def _outside_allowed(ann: Mapping[str, Any], ref: Ref) -> tuple[Target, ...]:
     not allow; () when it allows every namespace."""
     allowed = _namespace_set(ann, ALLOWED_NAMESPACES, ALLOWED_SELECTOR, ref)
     # Names are DNS labels (no regex metacharacters), so they join unescaped and stay readable.
-    patterns = [
-        t.value if t.kind == "name" else f"(?:{t.value})" for t in allowed if t.kind != "selector"
-    ]
+    patterns = [t.value if t.kind == "name" else f"(?:{t.value})" for t in allowed if t.kind != "selector"]
     selectors = [t.value for t in allowed if t.kind == "selector"]
     if not allowed:
         return ()
@@ -105,9 +101,7 @@ def _outside_allowed(ann: Mapping[str, Any], ref: Ref) -> tuple[Target, ...]:
             ) from err
         return (Target("regex", outside),)
     # not (r1 and r2 ...) == (not r1) or (not r2) ...: one exclude entry per negated requirement.
-    return tuple(
-        Target("selector", to_text([_negate(r)])) for r in parse_selector(selectors[0]).requirements
-    )
+    return tuple(Target("selector", to_text([_negate(r)])) for r in parse_selector(selectors[0]).requirements)
 
 
 def _negate(req: Requirement) -> Requirement:

@@ -47,9 +47,7 @@ def read_source(obj: Obj, ref: Ref, options: EngineOptions) -> MirrorSpec | None
     ann = annotations_of(obj)
     if REPLICATE_FROM in ann or (REPLICATE_TO not in ann and REPLICATE_TO_MATCHING not in ann):
         return None
-    targets = parse_regex_list(
-        string_marker(ann, REPLICATE_TO, ref) or "", ref, field_of(REPLICATE_TO)
-    )
+    targets = parse_regex_list(string_marker(ann, REPLICATE_TO, ref) or "", ref, field_of(REPLICATE_TO))
     selector = (string_marker(ann, REPLICATE_TO_MATCHING, ref) or "").strip()
     if selector:
         targets += (selector_target(selector, ref, field_of(REPLICATE_TO_MATCHING)),)
