@@ -54,15 +54,14 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as err:
-        import click
-
-        if isinstance(err, click.exceptions.Exit):
-            sys.exit(err.exit_code)
-        if isinstance(err, click.ClickException):
+        # typer raises click's exceptions or, in newer releases, its vendored copies of them.
+        if isinstance(err, typer.Exit) or type(err).__name__ == "Exit":
+            sys.exit(getattr(err, "exit_code", 0))
+        if isinstance(err, typer.Abort) or type(err).__name__ == "Abort":
+            sys.exit(1)
+        if hasattr(err, "show") and isinstance(getattr(err, "exit_code", None), int):
             err.show()
             sys.exit(err.exit_code)
-        if isinstance(err, click.exceptions.Abort):
-            sys.exit(1)
         if debug:
             raise
         print(

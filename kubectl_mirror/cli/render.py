@@ -64,6 +64,18 @@ def render(
     max_targets: Annotated[
         int, typer.Option("--max-targets", help="Most target namespaces per source.")
     ] = 100,
+    max_rules: Annotated[
+        int | None, typer.Option("--max-rules", help="Most transform rules per source.")
+    ] = None,
+    max_rule_bytes: Annotated[
+        int | None, typer.Option("--max-rule-bytes", help="Most transform rule text per source.")
+    ] = None,
+    max_template_output: Annotated[
+        int | None, typer.Option("--max-template-output", help="Most bytes one template may render.")
+    ] = None,
+    template_timeout_ms: Annotated[
+        int | None, typer.Option("--template-timeout-ms", help="Time budget per template render.")
+    ] = None,
 ) -> None:
     """Render mirror manifests from files (offline)."""
     from kubectl_mirror.engine.plan import render_all
@@ -84,6 +96,10 @@ def render(
         "allow-kinds": allow_kinds,
         "drop-metadata": drop_metadata,
         "max-targets": max_targets,
+        "max-rules": max_rules,
+        "max-rule-bytes": max_rule_bytes,
+        "max-template-output": max_template_output,
+        "template-timeout-ms": template_timeout_ms,
     }
     options = build_engine_options(RawOptions({k: v for k, v in raw.items() if v is not None}))
     items = read_inputs(paths or ["-"])
