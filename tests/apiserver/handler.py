@@ -14,7 +14,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 
-from . import discovery, errors, openapi, tables
+from . import discovery, errors, openapi, protobuf, tables
 from .api import Call
 from .requestlog import Record
 from .routing import Discovery, Target, parse, verb
@@ -255,9 +255,12 @@ class Handler(BaseHTTPRequestHandler):
         if the_verb == "patch":
             return api.patch(call, raw, self.headers.get("Content-Type", ""))
         ctype = self.headers.get("Content-Type", "")
-        if (raw and "protobuf" in ctype) or "cbor" in ctype:
+        if raw and "protobuf" in ctype:
+            body = protobuf.decode(raw)
+        elif raw and "cbor" in ctype:
             raise errors.unsupported_media_type(ctype)
-        body = _json(raw)
+        else:
+            body = _json(raw)
         if the_verb == "create":
             if call.name is not None:
                 raise errors.method_not_allowed()

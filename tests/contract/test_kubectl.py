@@ -182,3 +182,17 @@ def _call(apiserver, name):
 
     rt = apiserver.registry.lookup("", "v1", "configmaps")
     return Call(rt, "v1", "default", name)
+
+
+def test_typed_create_commands_send_protobuf_and_work(kubectl, apiserver):
+    kubectl("create", "namespace", "team")
+    kubectl("create", "configmap", "c", "-n", "team", "--from-literal=x=1")
+    kubectl("create", "secret", "generic", "s", "-n", "team", "--from-literal=pw=hunter2")
+    kubectl("create", "serviceaccount", "bot", "-n", "team")
+    assert apiserver.log.filter(verb="create")[0].content_type == ("application/vnd.kubernetes.protobuf")
+    assert apiserver.store.get("configmaps", "team", "c")["data"] == {"x": "1"}
+    secret = apiserver.store.get("secrets", "team", "s")
+    assert (secret["type"], secret["data"]) == ("Opaque", {"pw": "aHVudGVyMg=="})
+    assert apiserver.store.get("serviceaccounts", "team", "bot") is not None
+    refused = kubectl("create", "deployment", "web", "--image=nginx", check=False)
+    assert "decodes protobuf bodies only for" in refused.stderr
