@@ -70,7 +70,7 @@ def test_stop_ends_watches_and_keep_alive_connections(tmp_path):
     thread.join(5)
     assert ended.is_set()
     api.close()
-    assert not [t for t in threading.enumerate() if t.name.startswith("fake-apiserver")]
+    assert server._thread is not None and not server._thread.is_alive()
 
 
 def test_labeled_list_of_many_mirrors_is_fast(apiserver, k8s_client):
