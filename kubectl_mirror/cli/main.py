@@ -30,9 +30,10 @@ def build_app() -> typer.Typer:
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
-    from kubectl_mirror.cli import kustomize_plugin, render
+    from kubectl_mirror.cli import kustomize_plugin, live, render
 
     render.register(app)
+    live.register(app)
     kustomize_plugin.register(app)
     return app
 
@@ -61,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(1)
         if hasattr(err, "show") and isinstance(getattr(err, "exit_code", None), int):
             err.show()
-            sys.exit(err.exit_code)
+            sys.exit(err.exit_code)  # type: ignore[attr-defined]
         if debug:
             raise
         print(

@@ -1,0 +1,309 @@
+"""`sync`, `status`, `diff` and `prune`: the live commands. Each is a thin shell around
+`live.plan` (what is and what should be) and `live.execute` (making it so)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from kubectl_mirror.cli import flags
+from kubectl_mirror.cli.output import print_results
+from kubectl_mirror.errors import InputError, Ref
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sync")(sync)
+    app.command("status")(status)
+    app.command("diff")(diff)
+    app.command("prune")(prune)
+
+
+DryRunOpt = Annotated[str, typer.Option("--dry-run", help="none, client or server.")]
+OutputOpt = Annotated[str | None, typer.Option("--output", "-o", help="name, yaml or json.")]
+
+
+def _plan(
+    *,
+    kubeconfig: str | None,
+    context: str | None,
+    namespace: str | None,
+    all_namespaces: bool,
+    selector: str | None,
+    request_timeout: str | None,
+    max_targets: int,
+    allow_kinds: list[str] | None,
+    include_namespaces: list[str] | None,
+    exclude_namespaces: list[str] | None,
+    adopt: bool = False,
+) -> Any:
+    from kubectl_mirror.live.plan import make_plan
+
+    options = flags.engine_options(
+        max_targets=max_targets,
+        allow_kinds=allow_kinds,
+        include_namespaces=include_namespaces,
+        exclude_namespaces=exclude_namespaces,
+    )
+    cluster, scope = flags.connect(
+        kubeconfig=kubeconfig,
+        context=context,
+        namespace=namespace,
+        all_namespaces=all_namespaces,
+        selector=selector,
+        request_timeout=request_timeout,
+    )
+    return cluster, make_plan(cluster, scope=scope, options=options, adopt=adopt)
+
+
+def sync(
+    kubeconfig: flags.Kubeconfig = None,
+    context: flags.Context = None,
+    namespace: flags.Namespace = None,
+    all_namespaces: flags.AllNamespaces = False,
+    selector: flags.Selector = None,
+    request_timeout: flags.RequestTimeout = None,
+    max_targets: flags.MaxTargets = 100,
+    allow_kinds: flags.AllowKinds = None,
+    include_namespaces: flags.IncludeNamespaces = None,
+    exclude_namespaces: flags.ExcludeNamespaces = None,
+    dry_run: DryRunOpt = "none",
+    show_diff: Annotated[bool, typer.Option("--diff", help="Print what changes before changing it.")] = False,
+    also_prune: Annotated[bool, typer.Option("--prune", help="Also prune orphaned mirrors.")] = False,
+    adopt: Annotated[
+        bool,
+        typer.Option("--adopt", help="Take over existing objects that are not managed by kubectl-mirror."),
+    ] = False,
+    output: OutputOpt = None,
+    show_secrets: flags.ShowSecrets = False,
+) -> None:
+    """Make the cluster's mirrors match their sources."""
+    from kubectl_mirror.live.execute import Executor, Report
+
+    _check_choice(dry_run, ("none", "client", "server"), "--dry-run")
+    _check_choice(output, (None, "name", "yaml", "json"), "--output")
+    cluster, plan = _plan(
+        kubeconfig=kubeconfig,
+        context=context,
+        namespace=namespace,
+        all_namespaces=all_namespaces,
+        selector=selector,
+        request_timeout=request_timeout,
+        max_targets=max_targets,
+        allow_kinds=allow_kinds,
+        include_namespaces=include_namespaces,
+        exclude_namespaces=exclude_namespaces,
+        adopt=adopt,
+    )
+    print_results(plan.results)
+    if show_diff:
+        from kubectl_mirror.cli.diffs import diff_text
+
+        sys.stdout.write(diff_text([*plan.actions, *(plan.prune if also_prune else ())], show_secrets))
+    report = Report()
+    executor = Executor(
+        cluster,
+        lambda a: plan.state.resource(a.key),
+        dry_run=dry_run,  # type: ignore[arg-type]
+        adopt=adopt,
+    )
+    executor.run(plan.actions, report, pulled=set(plan.outcome.filled_pulls))
+    if also_prune:
+        executor.run(plan.prune, report)
+    _print_report(report, output=output, dry_run=dry_run, show_secrets=show_secrets)
+    failed = report.errors or any(r.severity == "error" for r in plan.results)
+    conflicts = report.counts()["conflict"]
+    raise typer.Exit(1 if failed or conflicts else 0)
+
+
+def _check_choice(value: str | None, allowed: tuple[str | None, ...], flag: str) -> None:
+    if value not in allowed:
+        names = ", ".join(a for a in allowed if a)
+        raise InputError(f"unknown value {value!r} (expected one of: {names})", Ref(), flag)
+
+
+def _print_report(report: Any, *, output: str | None, dry_run: str, show_secrets: bool) -> None:
+    from kubectl_mirror.engine.reconcile import describe
+    from kubectl_mirror.engine.redact import mask
+
+    suffix = {"client": " (dry run)", "server": " (server dry run)"}.get(dry_run, "")
+    changed = [(a, w) for a, w in report.done if w not in ("unchanged", "failed", "skipped")]
+    if output in ("yaml", "json"):
+        from kubectl_mirror.io.emit import json_list, yaml_stream
+
+        objs = [a.desired if a.desired is not None else a.live for a, w in changed if w != "conflict"]
+        objs = [o if show_secrets else mask(o) for o in objs if o is not None]
+        sys.stdout.write(yaml_stream(objs) if output == "yaml" else json_list(objs))
+    else:
+        for action, word in changed:
+            name = _name(action.key)
+            line = name if output == "name" else f"{name} -n {action.key[2]} {word}{suffix}"
+            if word == "conflict":
+                print(f"conflict: {describe(action.key)}: {action.reason}", file=sys.stderr)
+                continue
+            print(line)
+    for error in report.errors:
+        print(f"error: {error}", file=sys.stderr)
+    counts = report.counts()
+    summary = (
+        f"created {counts['created']}, updated {counts['configured'] + counts['recreated']}, "
+        f"unchanged {counts['unchanged']}, conflicts {counts['conflict']}"
+    )
+    extra = [f"{word} {counts[word]}" for word in ("deleted", "marked stale", "failed") if counts[word]]
+    print(", ".join([summary, *extra]) + suffix, file=sys.stderr if output else sys.stdout)
+
+
+def _name(key: tuple[str, str, str, str]) -> str:
+    """kubectl's `-o name` spelling: kind[.group]/name."""
+    kind = key[1].lower() if key[0] == "core" else f"{key[1].lower()}.{key[0]}"
+    return f"{kind}/{key[3]}"
+
+
+def status(
+    kubeconfig: flags.Kubeconfig = None,
+    context: flags.Context = None,
+    namespace: flags.Namespace = None,
+    all_namespaces: flags.AllNamespaces = False,
+    selector: flags.Selector = None,
+    request_timeout: flags.RequestTimeout = None,
+    max_targets: flags.MaxTargets = 100,
+    allow_kinds: flags.AllowKinds = None,
+    include_namespaces: flags.IncludeNamespaces = None,
+    exclude_namespaces: flags.ExcludeNamespaces = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="wide, yaml or json.")] = None,
+    exit_code: Annotated[
+        bool, typer.Option("--exit-code", help="Exit 1 when anything is not in sync (a CI gate).")
+    ] = False,
+) -> None:
+    """What is mirrored where, and what drifted."""
+    from kubectl_mirror.cli.status_view import rows_of, table, wide
+
+    _check_choice(output, (None, "wide", "yaml", "json"), "--output")
+    _, plan = _plan(
+        kubeconfig=kubeconfig,
+        context=context,
+        namespace=namespace,
+        all_namespaces=all_namespaces,
+        selector=selector,
+        request_timeout=request_timeout,
+        max_targets=max_targets,
+        allow_kinds=allow_kinds,
+        include_namespaces=include_namespaces,
+        exclude_namespaces=exclude_namespaces,
+    )
+    print_results(plan.results)
+    rows = rows_of(plan)
+    if output in ("yaml", "json"):
+        from kubectl_mirror.io.emit import json_list, yaml_stream
+
+        docs = [r.as_dict() for r in rows]
+        sys.stdout.write(yaml_stream(docs) if output == "yaml" else json_list(docs))
+    else:
+        sys.stdout.write(wide(rows) if output == "wide" else table(rows))
+    if exit_code and (any(not r.in_sync for r in rows) or any(x.severity == "error" for x in plan.results)):
+        raise typer.Exit(1)
+
+
+def diff(
+    kubeconfig: flags.Kubeconfig = None,
+    context: flags.Context = None,
+    namespace: flags.Namespace = None,
+    all_namespaces: flags.AllNamespaces = False,
+    selector: flags.Selector = None,
+    request_timeout: flags.RequestTimeout = None,
+    max_targets: flags.MaxTargets = 100,
+    allow_kinds: flags.AllowKinds = None,
+    include_namespaces: flags.IncludeNamespaces = None,
+    exclude_namespaces: flags.ExcludeNamespaces = None,
+    show_secrets: flags.ShowSecrets = False,
+) -> None:
+    """Show, like `kubectl diff`, what `sync` would change. Exits 1 when there are changes."""
+    from kubectl_mirror.cli.diffs import diff_text
+
+    _, plan = _plan(
+        kubeconfig=kubeconfig,
+        context=context,
+        namespace=namespace,
+        all_namespaces=all_namespaces,
+        selector=selector,
+        request_timeout=request_timeout,
+        max_targets=max_targets,
+        allow_kinds=allow_kinds,
+        include_namespaces=include_namespaces,
+        exclude_namespaces=exclude_namespaces,
+    )
+    print_results(plan.results)
+    text = diff_text(plan.actions, show_secrets)
+    sys.stdout.write(text)
+    if any(r.severity == "error" for r in plan.results):
+        raise typer.Exit(2)
+    raise typer.Exit(1 if text else 0)
+
+
+def prune(
+    kubeconfig: flags.Kubeconfig = None,
+    context: flags.Context = None,
+    namespace: flags.Namespace = None,
+    all_namespaces: flags.AllNamespaces = False,
+    selector: flags.Selector = None,
+    request_timeout: flags.RequestTimeout = None,
+    max_targets: flags.MaxTargets = 100,
+    allow_kinds: flags.AllowKinds = None,
+    include_namespaces: flags.IncludeNamespaces = None,
+    exclude_namespaces: flags.ExcludeNamespaces = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Act: delete or mark stale. Default: only list.")
+    ] = False,
+    dry_run: DryRunOpt = "none",
+    output: OutputOpt = None,
+) -> None:
+    """Find mirrors nothing selects any more; with --yes, delete them (or mark them stale)."""
+    from kubectl_mirror.live.execute import Executor, Report
+
+    _check_choice(dry_run, ("none", "client", "server"), "--dry-run")
+    _check_choice(output, (None, "name"), "--output")
+    cluster, plan = _plan(
+        kubeconfig=kubeconfig,
+        context=context,
+        namespace=namespace,
+        all_namespaces=all_namespaces,
+        selector=selector,
+        request_timeout=request_timeout,
+        max_targets=max_targets,
+        allow_kinds=allow_kinds,
+        include_namespaces=include_namespaces,
+        exclude_namespaces=exclude_namespaces,
+    )
+    print_results(plan.results)
+    if not yes:
+        for action in plan.prune:
+            name = _name(action.key)
+            print(
+                name
+                if output == "name"
+                else f"{name} -n {action.key[2]} would be {_planned(action)} ({action.reason})"
+            )
+        if not plan.prune:
+            print("nothing to prune", file=sys.stderr)
+        elif output != "name":
+            print(f"{len(plan.prune)} mirror(s) to prune; run again with --yes to act", file=sys.stderr)
+        return
+    report = Report()
+    Executor(cluster, lambda a: plan.state.resource(a.key), dry_run=dry_run).run(plan.prune, report)  # type: ignore[arg-type]
+    suffix = {"client": " (dry run)", "server": " (server dry run)"}.get(dry_run, "")
+    for action, word in report.done:
+        if word != "failed":
+            print(
+                _name(action.key)
+                if output == "name"
+                else f"{_name(action.key)} -n {action.key[2]} {word}{suffix}"
+            )
+    for error in report.errors:
+        print(f"error: {error}", file=sys.stderr)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _planned(action: Any) -> str:
+    return "marked stale" if action.verb == "mark-stale" else "deleted"

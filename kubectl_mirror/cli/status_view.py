@@ -1,0 +1,119 @@
+"""`kubectl mirror status`: one row per source, or one per mirror with `-o wide`."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_mirror.engine import markers as m
+from kubectl_mirror.engine.reconcile import Action, key_of, source_id_of
+from kubectl_mirror.engine.render import source_id
+from kubectl_mirror.live.plan import LivePlan
+
+STATE = {
+    "unchanged": "in-sync",
+    "create": "missing",
+    "update": "drifted",
+    "recreate": "drifted",
+    "conflict": "conflict",
+}
+COLUMNS = ("in-sync", "drifted", "missing", "conflict", "stale")
+
+
+@dataclass
+class MirrorRow:
+    namespace: str
+    name: str
+    state: str
+    detail: str = ""
+
+
+@dataclass
+class SourceRow:
+    source: str
+    kind: str
+    targets: int
+    mirrors: list[MirrorRow] = field(default_factory=list)
+
+    def count(self, state: str) -> int:
+        return sum(1 for r in self.mirrors if r.state == state)
+
+    @property
+    def in_sync(self) -> bool:
+        return all(r.state == "in-sync" for r in self.mirrors)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "targets": self.targets,
+            **{c: self.count(c) for c in COLUMNS},
+            "mirrors": [
+                {
+                    "namespace": r.namespace,
+                    "name": r.name,
+                    "state": r.state,
+                    **({"detail": r.detail} if r.detail else {}),
+                }
+                for r in self.mirrors
+            ],
+        }
+
+
+def _detail(action: Action) -> str:
+    """Paths that differ; for Secrets the paths only (values are never shown)."""
+    if action.verb == "conflict":
+        return action.reason
+    if action.verb == "recreate":
+        return action.reason
+    return ", ".join(action.paths[:8]) + (" ..." if len(action.paths) > 8 else "")
+
+
+def rows_of(plan: LivePlan) -> list[SourceRow]:
+    rows: dict[str, SourceRow] = {}
+    for so in plan.outcome.sources:
+        ref = so.source.ref
+        rows[source_id(so.source.obj)] = SourceRow(f"{ref.namespace}/{ref.name}", ref.kind, len(so.mirrors))
+    by_key = {key_of(a.desired): a for a in plan.actions if a.desired is not None}
+    grouped: dict[str, list[Action]] = defaultdict(list)
+    for action in by_key.values():
+        assert action.desired is not None
+        grouped[action.desired["metadata"]["labels"].get(m.SOURCE_HASH_LABEL, "")].append(action)
+    for sid, actions in grouped.items():
+        row = rows.get(sid)
+        if row is None:
+            continue
+        for action in sorted(actions, key=lambda a: a.key):
+            row.mirrors.append(MirrorRow(action.key[2], action.key[3], STATE[action.verb], _detail(action)))
+    for action in plan.prune:
+        assert action.live is not None
+        sid = source_id_of(action.live)
+        ann = action.live["metadata"].get("annotations") or {}
+        row = rows.get(sid) or rows.setdefault(
+            sid,
+            SourceRow(
+                f"{ann.get(m.SOURCE_NAMESPACE)}/{ann.get(m.SOURCE_NAME)}", str(ann.get(m.SOURCE_KIND)), 0
+            ),
+        )
+        row.mirrors.append(MirrorRow(action.key[2], action.key[3], "stale", action.reason))
+    return sorted(rows.values(), key=lambda r: (r.kind, r.source))
+
+
+def table(rows: list[SourceRow]) -> str:
+    header = ("SOURCE", "KIND", "TARGETS", "IN-SYNC", "DRIFTED", "MISSING", "CONFLICT", "STALE")
+    body = [(r.source, r.kind, str(r.targets), *(str(r.count(c)) for c in COLUMNS)) for r in rows]
+    return _columns([header, *body])
+
+
+def wide(rows: list[SourceRow]) -> str:
+    header = ("SOURCE", "KIND", "NAMESPACE", "NAME", "STATE", "DETAIL")
+    body = [(r.source, r.kind, x.namespace, x.name, x.state, x.detail) for r in rows for x in r.mirrors]
+    return _columns([header, *body])
+
+
+def _columns(lines: list[tuple[str, ...]]) -> str:
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    return "".join(
+        "   ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() + "\n" for line in lines
+    )

@@ -1,0 +1,431 @@
+"""The cluster adapter: the only module that imports `kubernetes`.
+
+The official client is used for what it is good at (kubeconfig/in-cluster configuration, TLS,
+exec/OIDC token refresh); requests go through its connection pool as raw JSON, because
+deserializing 200,000 objects into generated models costs more than the whole render.
+Transient failures (429 with Retry-After, 5xx, dropped connections) are retried here, once, for
+every caller; everything else becomes a `ClusterError` naming the object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from kubectl_mirror.errors import ClusterError, Ref
+
+IN_CLUSTER_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+PAGE_SIZE = 5000
+NO_REF = Ref()
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    request_timeout: float | None = None
+    retries: int = 6
+    backoff_base: float = 0.2
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One served kind, from discovery."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    verbs: frozenset[str]
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None = None, name: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if namespace:
+            base += f"/namespaces/{quote(namespace, safe='')}"
+        base += f"/{self.plural}"
+        if name:
+            base += f"/{quote(name, safe='')}"
+        return base
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def parse_timeout(text: str | None) -> float | None:
+    """kubectl's --request-timeout: `0` (none), plain seconds, or 1s / 2m / 1h."""
+    if text is None or text in ("", "0"):
+        return None
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m|h)?", text.strip())
+    if not m:
+        raise ClusterError(f"invalid duration {text!r} (e.g. 30s, 2m)", Ref(), "--request-timeout")
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+    return float(m.group(1)) * scale
+
+
+class Cluster:
+    """Raw JSON requests with retries; counts requests by verb for `--v`/benchmarks."""
+
+    def __init__(self, api_client: Any, *, namespace: str, options: ClusterOptions) -> None:
+        self._client = api_client
+        self._config = api_client.configuration
+        self._pool = api_client.rest_client.pool_manager
+        self.host = str(self._config.host).rstrip("/")
+        self.namespace = namespace
+        self.options = options
+        self.requests: Counter[str] = Counter()
+        self._resources: list[Resource] | None = None
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _headers(self, content_type: str | None) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": "kubectl-mirror"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        for setting in self._config.auth_settings().values():
+            if setting.get("in") == "header" and setting.get("value"):
+                headers[setting["key"]] = setting["value"]
+        return headers
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        ref: Ref = NO_REF,
+        ok: tuple[int, ...] = (),
+    ) -> Response:
+        """One API call, retried on transient failures; raises ClusterError otherwise.
+
+        Statuses in `ok` are returned to the caller instead of raised (e.g. 404, 409)."""
+        import urllib3
+
+        url = self.host + path
+        params = {k: v for k, v in (query or {}).items() if v is not None}
+        if params:
+            url += "?" + urlencode(params)
+        data = json.dumps(body).encode() if body is not None else None
+        verb = _verb(method, params)
+        timeout = (
+            urllib3.Timeout(total=self.options.request_timeout) if self.options.request_timeout else None
+        )
+        for attempt in range(self.options.retries + 1):
+            self.requests[verb] += 1
+            try:
+                raw = self._pool.request(
+                    method,
+                    url,
+                    body=data,
+                    headers=self._headers(content_type if data is not None else None),
+                    timeout=timeout,
+                    retries=False,
+                    preload_content=True,
+                )
+            except urllib3.exceptions.HTTPError as err:
+                if attempt < self.options.retries:
+                    self._sleep(attempt, None)
+                    continue
+                raise ClusterError(f"{method} {path}: {_one_line(err)}", ref) from err
+            status = raw.status
+            if status in RETRY_STATUSES and attempt < self.options.retries:
+                self._sleep(attempt, raw.headers.get("Retry-After"))
+                continue
+            body_out = _json(raw.data)
+            if 200 <= status < 300 or status in ok:
+                return Response(status, body_out, dict(raw.headers))
+            raise ClusterError(_status_message(method, path, status, body_out), ref)
+        raise AssertionError("unreachable")
+
+    def _sleep(self, attempt: int, retry_after: str | None) -> None:
+        if retry_after and retry_after.isdigit():
+            delay = min(float(retry_after), 30.0)
+        else:
+            delay = min(self.options.backoff_base * (2**attempt), 10.0)
+            delay *= 0.5 + random.random() / 2  # jitter: many clients must not retry in step
+        time.sleep(delay)
+
+    # -- discovery ---------------------------------------------------------------------------
+
+    def resources(self) -> list[Resource]:
+        """Every served kind (preferred version of each group), subresources left out."""
+        if self._resources is not None:
+            return self._resources
+        found: list[Resource] = []
+        core = self.request("GET", "/api/v1").body
+        found.extend(_resources_of("", "v1", core))
+        groups = self.request("GET", "/apis").body or {}
+        for group in groups.get("groups", []):
+            preferred = group.get("preferredVersion") or (group.get("versions") or [{}])[0]
+            version = preferred.get("version")
+            if not version:
+                continue
+            listing = self.request(
+                "GET", f"/apis/{group['name']}/{version}", ok=(404, 503)
+            ).body  # a broken aggregated API must not stop the rest
+            if isinstance(listing, dict) and listing.get("resources"):
+                found.extend(_resources_of(group["name"], version, listing))
+        self._resources = found
+        return found
+
+    def refresh(self) -> None:
+        self._resources = None
+
+    def resource_for(self, api_version: str, kind: str) -> Resource | None:
+        group, _, version = api_version.rpartition("/")
+        for r in self.resources():
+            if r.kind == kind and r.group == group and r.version == version:
+                return r
+        for r in self.resources():  # another served version of the same group and kind
+            if r.kind == kind and r.group == group:
+                return r
+        return None
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def list(
+        self,
+        resource: Resource,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str]:
+        """All objects (paged), with apiVersion/kind filled in; and the list's resourceVersion."""
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        version = ""
+        while True:
+            body = self.request(
+                "GET",
+                resource.path(namespace),
+                query={"labelSelector": label_selector or None, "limit": PAGE_SIZE, "continue": token},
+            ).body
+            for item in body.get("items") or []:
+                item.setdefault("apiVersion", resource.api_version)
+                item.setdefault("kind", resource.kind)
+                items.append(item)
+            meta = body.get("metadata") or {}
+            version = meta.get("resourceVersion", version)
+            token = meta.get("continue") or None
+            if not token:
+                return items, version
+
+    def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
+        found = self.request("GET", resource.path(namespace, name), ok=(404,))
+        if found.status == 404:
+            return None
+        obj: dict[str, Any] = found.body
+        obj.setdefault("apiVersion", resource.api_version)
+        obj.setdefault("kind", resource.kind)
+        return obj
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def create(self, resource: Resource, obj: Mapping[str, Any], *, dry_run: bool, ref: Ref) -> Response:
+        """POST; a 409 AlreadyExists is returned, not raised, so callers can inspect the object."""
+        ns = obj["metadata"]["namespace"]
+        return self.request(
+            "POST",
+            resource.path(ns),
+            query=_write_query(dry_run),
+            body=obj,
+            content_type="application/json",
+            ref=ref,
+            ok=(409,),
+        )
+
+    def replace(self, resource: Resource, obj: Mapping[str, Any], *, dry_run: bool, ref: Ref) -> Response:
+        """PUT with the live resourceVersion; a 409 Conflict is returned for the caller to re-read."""
+        meta = obj["metadata"]
+        return self.request(
+            "PUT",
+            resource.path(meta["namespace"], meta["name"]),
+            query=_write_query(dry_run),
+            body=obj,
+            content_type="application/json",
+            ref=ref,
+            ok=(409,),
+        )
+
+    def apply(self, resource: Resource, obj: Mapping[str, Any], *, dry_run: bool, ref: Ref) -> Response:
+        """Server-side apply as field manager kubectl-mirror, forcing our own fields.
+
+        The body carries the live resourceVersion, which the server treats as a precondition,
+        so an object that changed hands since we read it is never applied to (409)."""
+        meta = obj["metadata"]
+        return self.request(
+            "PATCH",
+            resource.path(meta["namespace"], meta["name"]),
+            query={**_write_query(dry_run), "force": "true"},
+            body=obj,
+            content_type="application/apply-patch+yaml",
+            ref=ref,
+            ok=(409,),
+        )
+
+    def merge_patch(
+        self,
+        resource: Resource,
+        namespace: str,
+        name: str,
+        patch: Mapping[str, Any],
+        *,
+        dry_run: bool,
+        ref: Ref,
+    ) -> Response:
+        return self.request(
+            "PATCH",
+            resource.path(namespace, name),
+            query=_write_query(dry_run),
+            body=patch,
+            content_type="application/merge-patch+json",
+            ref=ref,
+            ok=(404, 409),
+        )
+
+    def delete(self, resource: Resource, obj: Mapping[str, Any], *, dry_run: bool, ref: Ref) -> Response:
+        """DELETE with uid and resourceVersion preconditions: only the object we inspected goes."""
+        meta = obj["metadata"]
+        body: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "preconditions": {"uid": meta.get("uid"), "resourceVersion": meta.get("resourceVersion")},
+        }
+        if dry_run:
+            body["dryRun"] = ["All"]
+        return self.request(
+            "DELETE",
+            resource.path(meta["namespace"], meta["name"]),
+            query={"dryRun": "All"} if dry_run else None,
+            body=body,
+            content_type="application/json",
+            ref=ref,
+            ok=(404, 409),
+        )
+
+
+def _write_query(dry_run: bool) -> dict[str, str]:
+    query = {"fieldManager": "kubectl-mirror"}
+    if dry_run:
+        query["dryRun"] = "All"
+    return query
+
+
+def _verb(method: str, params: Mapping[str, Any]) -> str:
+    if method == "GET":
+        return "watch" if params.get("watch") else "get/list"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, method)
+
+
+def _json(data: bytes) -> Any:
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return {"message": data[:200].decode("utf-8", "replace")}
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())[:300]
+
+
+def _status_message(method: str, path: str, status: int, body: Any) -> str:
+    if isinstance(body, dict) and body.get("kind") == "Status":
+        reason = body.get("reason") or "Error"
+        return f"{reason} ({status}): {_one_line(Exception(body.get('message', '')))}"
+    return f"{method} {path} failed with HTTP {status}"
+
+
+def _resources_of(group: str, version: str, listing: Any) -> Iterator[Resource]:
+    for r in (listing or {}).get("resources", []):
+        if "/" in r.get("name", ""):
+            continue
+        yield Resource(
+            group=group,
+            version=version,
+            kind=r["kind"],
+            plural=r["name"],
+            namespaced=bool(r.get("namespaced")),
+            verbs=frozenset(r.get("verbs") or ()),
+        )
+
+
+def connect(options: ClusterOptions) -> Cluster:
+    """A Cluster from --kubeconfig/--context/KUBECONFIG, or in-cluster config inside a pod."""
+    from kubernetes import config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        if options.kubeconfig or os.environ.get("KUBECONFIG") or _default_kubeconfig_exists():
+            api_client = config.new_client_from_config(
+                config_file=options.kubeconfig, context=options.context
+            )
+            namespace = options.namespace or _context_namespace(options) or "default"
+        else:
+            cfg = _in_cluster_configuration()
+            from kubernetes import client
+
+            api_client = client.ApiClient(cfg)
+            namespace = options.namespace or _read(IN_CLUSTER_NAMESPACE) or "default"
+    except ConfigException as err:
+        raise ClusterError(
+            f"cannot load cluster configuration: {_one_line(err)}", Ref(), "--kubeconfig"
+        ) from err
+    except OSError as err:
+        raise ClusterError(f"cannot read kubeconfig: {_one_line(err)}", Ref(), "--kubeconfig") from err
+    return Cluster(api_client, namespace=namespace, options=options)
+
+
+def _default_kubeconfig_exists() -> bool:
+    return os.path.exists(os.path.expanduser("~/.kube/config"))
+
+
+def _in_cluster_configuration() -> Any:
+    from kubernetes import client, config
+
+    cfg = client.Configuration()
+    config.load_incluster_config(client_configuration=cfg)
+    return cfg
+
+
+def _context_namespace(options: ClusterOptions) -> str | None:
+    from kubernetes import config
+
+    contexts, active = config.list_kube_config_contexts(config_file=options.kubeconfig)
+    chosen = active
+    if options.context:
+        chosen = next((c for c in contexts if c.get("name") == options.context), active)
+    ns = (chosen or {}).get("context", {}).get("namespace")
+    return str(ns) if ns else None
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None

@@ -1,0 +1,152 @@
+"""Reading what the engine needs from a live cluster, with as few requests as possible.
+
+One list of namespaces; per mirrorable kind, one list per dialect label selector (or one full
+list for kinds an annotation-only dialect covers) and one list of our mirrors by ownership
+label. Never one list per namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_mirror.engine import markers as m
+from kubectl_mirror.engine.dialects.registry import DIALECTS
+from kubectl_mirror.engine.kinds import DENIED_KINDS
+from kubectl_mirror.engine.model import EngineOptions, Obj
+from kubectl_mirror.engine.plan import Item, Outcome, render_all
+from kubectl_mirror.engine.policy import API_GROUP
+from kubectl_mirror.engine.policy import KIND as POLICY_KIND
+from kubectl_mirror.engine.reconcile import Key, key_of
+from kubectl_mirror.engine.selectors import parse_selector
+from kubectl_mirror.io.cluster import Cluster, Resource
+
+NEEDED_VERBS = frozenset({"list", "get", "create", "update", "patch", "delete"})
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which sources a command is about: one namespace (or all) and a label selector."""
+
+    namespace: str | None  # None: all namespaces
+    selector: str = ""
+
+    def holds(self, namespace: str) -> bool:
+        return self.namespace is None or namespace == self.namespace
+
+
+@dataclass
+class LiveState:
+    resources: dict[tuple[str, str], Resource]
+    namespaces: list[Obj]
+    candidates: list[Obj]  # objects that may be sources or pull requests
+    policies: list[Obj]
+    mirrors: dict[Key, Obj]  # objects carrying our ownership labels, by key
+    objects: dict[Key, Obj] = field(default_factory=dict)  # every object listed, by key
+
+    def resource(self, key: Key) -> Resource | None:
+        return self.resources.get((key[0], key[1]))
+
+
+def mirrorable(resources: Iterable[Resource], options: EngineOptions) -> list[Resource]:
+    return [
+        r
+        for r in resources
+        if r.namespaced
+        and r.verbs >= NEEDED_VERBS
+        and (r.kind not in DENIED_KINDS or r.kind in options.allow_kinds)
+    ]
+
+
+def _group(resource: Resource) -> str:
+    return resource.group or "core"
+
+
+def read_state(cluster: Cluster, *, scope: Scope, options: EngineOptions) -> LiveState:
+    served = cluster.resources()
+    kinds = mirrorable(served, options)
+    by_kind = {(_group(r), r.kind): r for r in kinds}
+    ns_resource = next(r for r in served if r.kind == "Namespace" and r.group == "")
+    namespaces, _ = cluster.list(ns_resource)
+    policies: list[Obj] = []
+    policy_resource = next((r for r in served if r.kind == POLICY_KIND and r.group == API_GROUP), None)
+    if policy_resource is not None:
+        policies, _ = cluster.list(policy_resource)
+    state = LiveState(by_kind, namespaces, [], policies, {})
+    seen: set[str] = set()
+    source_ns = scope.namespace
+    for resource in kinds:
+        full = any(not d.source_selector and resource.kind in d.kinds for d in DIALECTS)
+        if full:
+            everything, _ = cluster.list(resource)
+            _index(state, everything)
+            _add(state, seen, [o for o in everything if _in_scope(o, scope)])
+            continue
+        mirrors, _ = cluster.list(resource, label_selector=m.ownership_label_selector())
+        _index(state, mirrors)
+        for dialect in DIALECTS:
+            if not dialect.source_selector or (dialect.kinds and resource.kind not in dialect.kinds):
+                continue
+            selector = ",".join(s for s in (dialect.source_selector, scope.selector) if s)
+            found, _ = cluster.list(resource, namespace=source_ns, label_selector=selector)
+            _index(state, found)
+            _add(state, seen, found)
+    for policy in policies:
+        spec = policy.get("spec") or {}
+        src = spec.get("source") or {}
+        pns = src.get("namespace")
+        if not isinstance(pns, str) or not scope.holds(pns):
+            continue
+        for kind in src.get("kinds") or ["ConfigMap", "Secret"]:
+            chosen = next((r for r in kinds if r.kind == kind), None)
+            if chosen is not None:
+                found, _ = cluster.list(chosen, namespace=pns)
+                _index(state, found)
+                _add(state, seen, [o for o in found if _in_scope(o, scope)])
+    return state
+
+
+def _in_scope(obj: Obj, scope: Scope) -> bool:
+    meta = obj.get("metadata") or {}
+    if not scope.holds(str(meta.get("namespace", ""))):
+        return False
+    return not scope.selector or parse_selector(scope.selector).matches(meta.get("labels") or {})
+
+
+def _index(state: LiveState, objs: Iterable[Obj]) -> None:
+    for obj in objs:
+        key = key_of(obj)
+        state.objects[key] = obj
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        if labels.get(m.MANAGED_BY) == m.MANAGER and labels.get(m.MIRROR_LABEL) == "true":
+            state.mirrors[key] = obj
+
+
+def _add(state: LiveState, seen: set[str], objs: Iterable[Obj]) -> None:
+    for obj in objs:
+        uid = str((obj.get("metadata") or {}).get("uid") or id(obj))
+        if uid not in seen:
+            seen.add(uid)
+            state.candidates.append(obj)
+
+
+def render_live(state: LiveState, options: EngineOptions) -> Outcome:
+    items = [Item(o, "") for o in (*state.namespaces, *state.policies, *state.candidates)]
+    return render_all(items, options)
+
+
+def in_scope_mirror(live: Obj, scope: Scope) -> bool:
+    """Mirrors whose source lives in the scope's namespace (the ones this command may prune)."""
+    annotations = (live.get("metadata") or {}).get("annotations") or {}
+    return scope.holds(str(annotations.get(m.SOURCE_NAMESPACE, "")))
+
+
+def source_key(live: Obj) -> tuple[str, str, str, str]:
+    annotations: dict[str, Any] = (live.get("metadata") or {}).get("annotations") or {}
+    return (
+        str(annotations.get(m.SOURCE_GROUP, "")),
+        str(annotations.get(m.SOURCE_KIND, "")),
+        str(annotations.get(m.SOURCE_NAMESPACE, "")),
+        str(annotations.get(m.SOURCE_NAME, "")),
+    )
