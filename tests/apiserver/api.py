@@ -22,7 +22,7 @@ from .objects import meta
 from .patches import json_patch, merge_patch, strategic_merge
 from .resources import NAMESPACES, Registry, ResourceType, from_crd
 from .selectors import parse_fields, parse_labels
-from .store import Store
+from .store import Page, Store
 
 MAX_OBJECT_BYTES = 1536 * 1024  # etcd's request limit
 CRD_KEY = "customresourcedefinitions.apiextensions.k8s.io"
@@ -77,7 +77,7 @@ class Api:
         obj = self._existing(call)
         return objects.with_api_version(obj, call.api_version)
 
-    def list(self, call: Call) -> dict[str, Any]:
+    def _page(self, call: Call) -> tuple[Page, dict[str, Any]]:
         labels = parse_labels(call.params.get("labelSelector", ""))
         fields = parse_fields(call.params.get("fieldSelector", ""), call.rt.field_labels)
         limit = _positive_int(call.params.get("limit"))
@@ -88,24 +88,42 @@ class Api:
         with self.store.lock:
             rv = list_rv or self.store.rv
             page = self.store.select(
-                call.rt.key,
-                namespace=call.namespace,
-                labels=labels,
-                fields=fields,
-                after=after,
-                limit=limit,
+                call.rt.key, namespace=call.namespace, labels=labels, fields=fields, after=after, limit=limit
             )
         list_meta: dict[str, Any] = {"resourceVersion": str(rv)}
         if page.last is not None:
             list_meta["continue"] = _encode_continue(rv, page.last)
             if page.remaining is not None:
                 list_meta["remainingItemCount"] = page.remaining
+        return page, list_meta
+
+    def list(self, call: Call) -> dict[str, Any]:
+        page, list_meta = self._page(call)
         return {
             "kind": call.rt.list_kind,
             "apiVersion": call.api_version,
             "metadata": list_meta,
             "items": [objects.list_item(call.rt, o, call.api_version) for o in page.items],
         }
+
+    def list_json(self, call: Call) -> bytes:
+        """`list()` already serialized, reusing each unchanged item's cached JSON."""
+        page, list_meta = self._page(call)
+        bucket = self.store.bucket(call.rt.key)
+        cacheable = call.version == call.rt.storage_version
+
+        def encode(obj: dict[str, Any]) -> bytes:
+            item = objects.list_item(call.rt, obj, call.api_version)
+            return json.dumps(item, separators=(",", ":")).encode()
+
+        items = [
+            bucket.encoded(_key(o), o, lambda o=o: encode(o)) if cacheable else encode(o) for o in page.items
+        ]
+        head = json.dumps(
+            {"kind": call.rt.list_kind, "apiVersion": call.api_version, "metadata": list_meta},
+            separators=(",", ":"),
+        ).encode()
+        return head[:-1] + b',"items":[' + b",".join(items) + b"]}"
 
     def _decode_continue(self, token: str) -> tuple[tuple[str, str], int]:
         try:
@@ -510,6 +528,11 @@ class Api:
             "metadata": {"resourceVersion": str(rv)},
             "items": [objects.list_item(call.rt, o, call.api_version) for o in items],
         }
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    m = obj["metadata"]
+    return (m.get("namespace", ""), m["name"])
 
 
 def _check_size(obj: dict[str, Any]) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import bisect
 import copy
+import itertools
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ class Bucket:
         self.by_namespace: dict[str, dict[str, dict[str, Any]]] = {}
         self.labels: dict[str, dict[str, set[Key]]] = {}
         self._sorted: list[Key] | None = None
+        self._encoded: dict[Key, tuple[dict[str, Any], bytes]] = {}
 
     def put(self, key: Key, obj: dict[str, Any]) -> None:
         old = self.objects.get(key)
@@ -47,6 +49,7 @@ class Bucket:
         if old is None:
             return
         self._sorted = None
+        self._encoded.pop(key, None)
         self._unindex(key, old)
         names = self.by_namespace[key[0]]
         del names[key[1]]
@@ -67,22 +70,38 @@ class Bucket:
             self._sorted = sorted(self.objects)
         return self._sorted
 
-    def candidates(self, namespace: str | None, selector: LabelSelector) -> set[Key] | None:
-        """The smallest key set the indexes give for the query; None means "all"."""
-        best: set[Key] | None = None
+    def candidates(
+        self, namespace: str | None, selector: LabelSelector
+    ) -> tuple[int, Callable[[], Iterable[Key]]] | None:
+        """The smallest key set the indexes give for the query, as (size, producer).
+
+        Sizes are summed before any set is built, so a selector matching everything costs
+        nothing here. None means "no index applies".
+        """
+        options: list[tuple[int, Callable[[], Iterable[Key]]]] = []
         if namespace is not None:
-            best = {(namespace, n) for n in self.by_namespace.get(namespace, {})}
+            names = self.by_namespace.get(namespace, {})
+            options.append((len(names), lambda: [(namespace, n) for n in names]))
         for req in selector:
             if req.op in ("=", "in"):
-                values = self.labels.get(req.key, {})
-                found: set[Key] = set().union(*(values.get(v, set()) for v in req.values))
+                by_value = self.labels.get(req.key, {})
+                sets = [by_value[v] for v in req.values if v in by_value]
             elif req.op == "exists":
-                found = set().union(*self.labels.get(req.key, {}).values())
+                sets = list(self.labels.get(req.key, {}).values())
             else:
                 continue
-            if best is None or len(found) < len(best):
-                best = found
-        return best
+            size = sum(len(keys) for keys in sets)
+            options.append((size, lambda sets=sets: itertools.chain.from_iterable(sets)))
+        return min(options, key=lambda o: o[0]) if options else None
+
+    def encoded(self, key: Key, obj: dict[str, Any], make: Callable[[], bytes]) -> bytes:
+        """The cached JSON of a list item; entries are checked by identity, so never stale."""
+        cached = self._encoded.get(key)
+        if cached is not None and cached[0] is obj:
+            return cached[1]
+        data = make()
+        self._encoded[key] = (obj, data)
+        return data
 
 
 @dataclass(frozen=True)
@@ -197,8 +216,8 @@ def _select(
 ) -> Page:
     narrowed = bucket.candidates(namespace, labels)
     keys: Iterable[Key]
-    if narrowed is not None and len(narrowed) * 8 < max(len(bucket.objects), 64):
-        keys = sorted(k for k in narrowed if after is None or k > after)
+    if narrowed is not None and narrowed[0] * 8 < max(len(bucket.objects), 64):
+        keys = sorted(k for k in narrowed[1]() if after is None or k > after)
     else:
         keys = _walk_sorted(bucket, namespace, after)
     items: list[dict[str, Any]] = []
