@@ -147,6 +147,8 @@ def decide(
             )
         adopted = _with_annotation(desired, m.ADOPTED, "true")
         return Action("update", key, adopted, dict(live), "adopted", tuple(drift(adopted, live)))
+    if ((live.get("metadata") or {}).get("annotations") or {}).get(m.ADOPTED) == "true":
+        desired = _with_annotation(desired, m.ADOPTED, "true")  # the record of adoption stays
     paths = drift(desired, live)
     if not paths:
         return Action("unchanged", key, desired, dict(live))
