@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,7 +98,7 @@ class Api:
                 list_meta["remainingItemCount"] = page.remaining
         return page, list_meta
 
-    def list(self, call: Call) -> dict[str, Any]:
+    def collection(self, call: Call) -> dict[str, Any]:
         page, list_meta = self._page(call)
         return {
             "kind": call.rt.list_kind,
@@ -106,8 +107,8 @@ class Api:
             "items": [objects.list_item(call.rt, o, call.api_version) for o in page.items],
         }
 
-    def list_json(self, call: Call) -> bytes:
-        """`list()` already serialized, reusing each unchanged item's cached JSON."""
+    def collection_json(self, call: Call) -> bytes:
+        """`collection()` already serialized, reusing each unchanged item's cached JSON."""
         page, list_meta = self._page(call)
         bucket = self.store.bucket(call.rt.key)
         cacheable = call.version == call.rt.storage_version
@@ -117,7 +118,8 @@ class Api:
             return json.dumps(item, separators=(",", ":")).encode()
 
         items = [
-            bucket.encoded(_key(o), o, lambda o=o: encode(o)) if cacheable else encode(o) for o in page.items
+            bucket.encoded(_key(o), o, functools.partial(encode, o)) if cacheable else encode(o)
+            for o in page.items
         ]
         head = json.dumps(
             {"kind": call.rt.list_kind, "apiVersion": call.api_version, "metadata": list_meta},

@@ -60,7 +60,7 @@ def kubeconfig(apiserver: ApiServer) -> Path:
 def k8s_client(kubeconfig: Path) -> Iterator[Any]:
     from kubernetes import config
 
-    client = config.new_client_from_config(config_file=str(kubeconfig))
+    client = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
     try:
         yield client
     finally:
@@ -71,7 +71,7 @@ def k8s_client(kubeconfig: Path) -> Iterator[Any]:
 def dynamic_client(k8s_client: Any, tmp_path: Path) -> Any:
     from kubernetes.dynamic import DynamicClient
 
-    return DynamicClient(k8s_client, cache_file=str(tmp_path / "discovery-cache.json"))
+    return DynamicClient(k8s_client, cache_file=str(tmp_path / "discovery-cache.json"))  # type: ignore[no-untyped-call]
 
 
 class Kubectl:

@@ -28,6 +28,9 @@ MAX_BODY = 3 * 1024 * 1024
 
 
 class Handler(BaseHTTPRequestHandler):
+    _started = 0.0
+    _logged = False
+    _record: dict[str, Any]
     protocol_version = "HTTP/1.1"
     server_version = "kubectl-mirror-test-apiserver"
     sys_version = ""
@@ -71,7 +74,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
@@ -140,8 +143,8 @@ class Handler(BaseHTTPRequestHandler):
             self._log(499)
         except Exception as exc:  # a bug in the fake server: report it, keep serving
             self.app.crashes.append("".join(traceback.format_exception(exc)))
-            err = errors.internal(f"fake apiserver crashed: {exc!r}")
-            self._send_json(500, err.body)
+            crash = errors.internal(f"fake apiserver crashed: {exc!r}")
+            self._send_json(500, crash.body)
 
     def _discovery(self, method: str, target: Discovery) -> int:
         if method != "GET":
@@ -250,14 +253,14 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(code, body)
         return code
 
-    def _call(self, the_verb: str, call: Call, raw: bytes) -> tuple[int, dict[str, Any]]:
+    def _call(self, the_verb: str, call: Call, raw: bytes) -> tuple[int, Any]:
         api = self.app.api
         if the_verb == "get":
             return 200, api.get(call)
         if the_verb == "list":
             if tables.wants_table(self.headers.get("Accept", "")):
-                return 200, api.list(call)
-            return 200, api.list_json(call)
+                return 200, api.collection(call)
+            return 200, api.collection_json(call)
         if the_verb == "patch":
             return api.patch(call, raw, self.headers.get("Content-Type", ""))
         ctype = self.headers.get("Content-Type", "")

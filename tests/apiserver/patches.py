@@ -171,7 +171,8 @@ def strategic_merge(original: JSON, patch: JSON) -> JSON:
 def _merge_map(original: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     directive = patch.get("$patch")
     if directive == "replace":
-        return _strip({k: v for k, v in patch.items() if k != "$patch"})
+        replaced: dict[str, Any] = _strip({k: v for k, v in patch.items() if k != "$patch"})
+        return replaced
     if directive == "delete":
         return {}
     result = dict(original)

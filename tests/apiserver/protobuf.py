@@ -89,8 +89,8 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _fields(data: bytes) -> list[tuple[int, int | bytes]]:
-    out: list[tuple[int, int | bytes]] = []
+def _fields(data: bytes) -> list[tuple[int, Any]]:
+    out: list[tuple[int, Any]] = []
     pos = 0
     while pos < len(data):
         key, pos = _varint(data, pos)
@@ -127,9 +127,9 @@ def _message(data: bytes, schema: Schema) -> dict[str, Any]:
             if value:
                 out[name] = value
         elif how == "strings":
-            out.setdefault(name, []).append(bytes(value).decode())  # type: ignore[arg-type]
+            out.setdefault(name, []).append(bytes(value).decode())
         elif how in ("message", "list", "time"):
-            decoded = _message(value, sub)  # type: ignore[arg-type]
+            decoded = _message(value, sub)
             if how == "time":
                 if decoded.get("seconds"):
                     out[name] = datetime.datetime.fromtimestamp(decoded["seconds"], datetime.UTC).strftime(
@@ -140,9 +140,9 @@ def _message(data: bytes, schema: Schema) -> dict[str, Any]:
             else:
                 out[name] = decoded
         elif how == "map":
-            entry = dict(_fields(value))  # type: ignore[arg-type]
-            key = bytes(entry.get(1, b"")).decode()  # type: ignore[arg-type]
-            raw = bytes(entry.get(2, b""))  # type: ignore[arg-type]
+            entry = dict(_fields(value))
+            key = bytes(entry.get(1, b"")).decode()
+            raw = bytes(entry.get(2, b""))
             out.setdefault(name, {})[key] = base64.b64encode(raw).decode() if sub == "bytes" else raw.decode()
     return out
 

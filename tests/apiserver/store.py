@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import functools
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -91,7 +92,7 @@ class Bucket:
             else:
                 continue
             size = sum(len(keys) for keys in sets)
-            options.append((size, lambda sets=sets: itertools.chain.from_iterable(sets)))
+            options.append((size, functools.partial(itertools.chain.from_iterable, sets)))
         return min(options, key=lambda o: o[0]) if options else None
 
     def encoded(self, key: Key, obj: dict[str, Any], make: Callable[[], bytes]) -> bytes:

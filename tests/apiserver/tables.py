@@ -8,6 +8,7 @@ Pure functions over stored objects.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,10 @@ def _age(obj: dict[str, Any]) -> str:
         if seconds >= size * 2:
             return f"{seconds // size}{unit}"
     return f"{max(seconds, 0)}s"
+
+
+def _cell(path: str, obj: dict[str, Any]) -> Any:
+    return _path(obj, path)
 
 
 def _path(obj: Any, path: str) -> Any:
@@ -74,7 +79,7 @@ def columns(rt: ResourceType) -> list[Column]:
             (
                 str(col.get("name", path)),
                 str(col.get("type", "string")),
-                lambda o, p=path: _path(o, p),
+                functools.partial(_cell, path),
             )
         )
     return [_NAME, *custom, _AGE]
