@@ -291,3 +291,17 @@ def test_namespace_defaults_seed_service_account_and_root_ca(apiserver, core):
     core.create_namespace(namespace("fresh"))
     assert [c.metadata.name for c in core.list_namespaced_config_map("fresh").items] == ["kube-root-ca.crt"]
     assert core.read_namespaced_service_account("default", "fresh")
+
+
+def test_put_creates_a_missing_lease(k8s_client):
+    leases = client.CoordinationV1Api(k8s_client)
+    lease = {"metadata": {"name": "leader"}, "spec": {"holderIdentity": "me"}}
+    made = leases.replace_namespaced_lease("leader", "default", lease)
+    assert made.spec.holder_identity == "me" and made.metadata.uid
+    assert leases.read_namespaced_lease("leader", "default").spec.holder_identity == "me"
+
+
+def test_rbac_names_are_path_segments(k8s_client):
+    rbac = client.RbacAuthorizationV1Api(k8s_client)
+    made = rbac.create_namespaced_role("default", {"metadata": {"name": "system:Mirror"}, "rules": []})
+    assert made.metadata.name == "system:Mirror"
