@@ -45,9 +45,9 @@ def make_plan(cluster: Cluster, *, scope: Scope, options: EngineOptions, adopt: 
     actions = []
     for desired in outcome.mirrors:
         key = key_of(desired)
-        live = state.mirrors.get(key)
-        if live is None and key[1:] in pulled:
-            live = state.objects.get(key)
+        # Objects of fully listed kinds are all known: an unmanaged one is a conflict at once,
+        # without a create that the server would refuse.
+        live = state.mirrors.get(key) or state.objects.get(key)
         actions.append(decide(desired, live, adopt=adopt, pulled=key[1:] in pulled))
     return LivePlan(state, outcome, tuple(actions), tuple(_prune(cluster, state, outcome, scope)))
 

@@ -8,8 +8,11 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.e2e.live_helpers import ns
 
 ROOT = Path(__file__).resolve().parents[2]
 KPT = shutil.which("kpt") or "/usr/lib/google-cloud-sdk/bin/kpt"
@@ -49,3 +52,21 @@ def run(
         check=False,
         timeout=120,
     )
+
+
+@pytest.fixture
+def mirror(apiserver: Any, kubeconfig: Path, e2e_env: dict[str, str]) -> Any:
+    """Run `kubectl mirror ARGS --kubeconfig K` through the real kubectl."""
+    kubectl = need("kubectl")
+
+    def call(*args: str) -> subprocess.CompletedProcess[str]:
+        return run([kubectl, "mirror", *args, "--kubeconfig", str(kubeconfig)], e2e_env)
+
+    return call
+
+
+@pytest.fixture
+def cluster(apiserver: Any) -> Any:
+    for name in ("platform", "team-a", "team-b"):
+        ns(apiserver, name)
+    return apiserver

@@ -5,72 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import need, run
+from tests.e2e.live_helpers import cm, get, ns, source
 
 pytestmark = pytest.mark.e2e
-
-MANAGED = {"app.kubernetes.io/managed-by": "kubectl-mirror", "kubectl-mirror.io/mirror": "true"}
-
-
-@pytest.fixture
-def mirror(apiserver: Any, kubeconfig: Path, e2e_env: dict[str, str]) -> Any:
-    """Run `kubectl mirror ARGS --kubeconfig K` through the real kubectl."""
-    kubectl = need("kubectl")
-
-    def call(*args: str) -> subprocess.CompletedProcess[str]:
-        return run([kubectl, "mirror", *args, "--kubeconfig", str(kubeconfig)], e2e_env)
-
-    return call
-
-
-def ns(apiserver: Any, name: str, **labels: str) -> None:
-    apiserver.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
-
-
-def cm(
-    apiserver: Any,
-    name: str,
-    namespace: str,
-    *,
-    data: dict[str, str],
-    labels: dict[str, str] | None = None,
-    annotations: dict[str, str] | None = None,
-    kind: str = "ConfigMap",
-    **extra: Any,
-) -> dict[str, Any]:
-    obj = {
-        "apiVersion": "v1",
-        "kind": kind,
-        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}, "annotations": annotations or {}},
-        "data": data,
-        **extra,
-    }
-    return apiserver.create(obj)  # type: ignore[no-any-return]
-
-
-def source(apiserver: Any, name: str = "settings", targets: str = "team-*", **kwargs: Any) -> dict[str, Any]:
-    annotations = {"kubectl-mirror.io/targets": targets, **kwargs.pop("annotations", {})}
-    labels = {"kubectl-mirror.io/source": "true", **kwargs.pop("labels", {})}
-    data = kwargs.pop("data", {"region": "eu"})
-    return cm(apiserver, name, "platform", data=data, labels=labels, annotations=annotations, **kwargs)
-
-
-def get(apiserver: Any, kubectl: Any, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-    done = kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
-    return json.loads(done.stdout) if done.returncode == 0 else None
-
-
-@pytest.fixture
-def cluster(apiserver: Any) -> Any:
-    for name in ("platform", "team-a", "team-b"):
-        ns(apiserver, name)
-    return apiserver
 
 
 def test_first_sync_creates_and_second_makes_zero_writes(cluster: Any, mirror: Any, kubectl: Any) -> None:
@@ -96,7 +39,9 @@ def test_sync_lists_per_kind_never_per_namespace(cluster: Any, mirror: Any) -> N
     source(cluster)
     cluster.log.clear()
     assert mirror("sync", "-n", "platform").returncode == 0
-    namespaced_lists = [r for r in cluster.log.filter(verb="list") if r.namespace and r.namespace != "platform"]
+    namespaced_lists = [
+        r for r in cluster.log.filter(verb="list") if r.namespace and r.namespace != "platform"
+    ]
     assert namespaced_lists == []
     assert len(cluster.log.writes()) == 7
 
@@ -105,7 +50,17 @@ def test_changed_source_updates_exactly_its_mirrors(cluster: Any, mirror: Any, k
     source(cluster)
     source(cluster, "other", targets="team-a")
     mirror("sync", "-n", "platform")
-    kubectl("patch", "configmap", "settings", "-n", "platform", "--type", "merge", "-p", '{"data":{"region":"us"}}')
+    kubectl(
+        "patch",
+        "configmap",
+        "settings",
+        "-n",
+        "platform",
+        "--type",
+        "merge",
+        "-p",
+        '{"data":{"region":"us"}}',
+    )
     cluster.log.clear()
     done = mirror("sync", "-n", "platform", "-o", "name")
     assert done.returncode == 0
@@ -122,7 +77,10 @@ def test_unmanaged_object_is_a_conflict_and_is_left_alone(cluster: Any, mirror: 
     source(cluster)
     done = mirror("sync", "-n", "platform")
     assert done.returncode == 1
-    assert "conflict: ConfigMap team-a/settings: exists and is not managed by kubectl-mirror (use --adopt)" in done.stderr
+    assert (
+        "conflict: ConfigMap team-a/settings: exists and is not managed by kubectl-mirror (use --adopt)"
+        in done.stderr
+    )
     assert "created 1, updated 0, unchanged 0, conflicts 1" in done.stdout
     after = get(cluster, kubectl, "configmap", "team-a", "settings")
     assert after["data"] == {"mine": "yes"}  # type: ignore[index]
@@ -151,7 +109,9 @@ def test_secret_type_change_recreates_the_mirror(cluster: Any, mirror: Any, kube
     assert get(cluster, kubectl, "secret", "team-a", "settings")["type"] == "example.com/token"  # type: ignore[index]
 
 
-def test_immutable_mirror_is_recreated_when_its_source_changes(cluster: Any, mirror: Any, kubectl: Any) -> None:
+def test_immutable_mirror_is_recreated_when_its_source_changes(
+    cluster: Any, mirror: Any, kubectl: Any
+) -> None:
     source(cluster, immutable=True)
     assert mirror("sync", "-n", "platform").returncode == 0
     kubectl("delete", "configmap", "settings", "-n", "platform")
@@ -165,7 +125,9 @@ def test_immutable_mirror_is_recreated_when_its_source_changes(cluster: Any, mir
 def test_replace_strategy_removes_keys_others_added(cluster: Any, mirror: Any, kubectl: Any) -> None:
     source(cluster)
     mirror("sync", "-n", "platform")
-    kubectl("patch", "configmap", "settings", "-n", "team-a", "--type", "merge", "-p", '{"data":{"extra":"x"}}')
+    kubectl(
+        "patch", "configmap", "settings", "-n", "team-a", "--type", "merge", "-p", '{"data":{"extra":"x"}}'
+    )
     assert mirror("sync", "-n", "platform").returncode == 0
     assert get(cluster, kubectl, "configmap", "team-a", "settings")["data"] == {"region": "eu"}  # type: ignore[index]
 
@@ -213,7 +175,9 @@ def test_status_table_counts_and_exit_code(cluster: Any, mirror: Any, kubectl: A
     mirror("sync", "-n", "platform")
     assert mirror("status", "-n", "platform", "--exit-code").returncode == 0
     kubectl("delete", "configmap", "settings", "-n", "team-b")
-    kubectl("patch", "configmap", "settings", "-n", "team-a", "--type", "merge", "-p", '{"data":{"region":"x"}}')
+    kubectl(
+        "patch", "configmap", "settings", "-n", "team-a", "--type", "merge", "-p", '{"data":{"region":"x"}}'
+    )
     done = mirror("status", "-n", "platform", "--exit-code")
     assert done.returncode == 1
     assert done.stdout.splitlines() == [
@@ -231,8 +195,23 @@ def test_secret_values_are_masked_in_diff_and_status(cluster: Any, mirror: Any, 
     source(cluster, kind="Secret", data={"password": secret}, type="Opaque")
     mirror("sync", "-n", "platform")
     other = base64.b64encode(b"s3cr3t-changed").decode()
-    kubectl("patch", "secret", "settings", "-n", "team-a", "--type", "merge", "-p", json.dumps({"data": {"password": other}}))
-    for args in (("diff",), ("status", "-o", "wide"), ("status", "-o", "yaml"), ("sync", "--diff", "--dry-run=client")):
+    kubectl(
+        "patch",
+        "secret",
+        "settings",
+        "-n",
+        "team-a",
+        "--type",
+        "merge",
+        "-p",
+        json.dumps({"data": {"password": other}}),
+    )
+    for args in (
+        ("diff",),
+        ("status", "-o", "wide"),
+        ("status", "-o", "yaml"),
+        ("sync", "--diff", "--dry-run=client"),
+    ):
         done = mirror(*args, "-n", "platform")
         assert secret not in done.stdout + done.stderr, args
         assert other not in done.stdout + done.stderr, args
@@ -272,7 +251,10 @@ def test_bad_marker_is_one_line_and_exit_1(cluster: Any, mirror: Any) -> None:
     source(cluster, targets="Bad_Name")
     done = mirror("sync", "-n", "platform")
     assert done.returncode == 1
-    assert "error: ConfigMap platform/settings: metadata.annotations[\"kubectl-mirror.io/targets\"]: 'Bad_Name'" in done.stderr
+    assert (
+        "error: ConfigMap platform/settings: metadata.annotations[\"kubectl-mirror.io/targets\"]: 'Bad_Name'"
+        in done.stderr
+    )
     assert "Traceback" not in done.stderr
 
 
@@ -283,7 +265,9 @@ def test_unreachable_cluster_is_one_line(e2e_env: dict[str, str], tmp_path: Path
         "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
         "current-context: x\n"
     )
-    done = run([need("kubectl"), "mirror", "status", "--kubeconfig", str(config), "--request-timeout", "1s"], e2e_env)
+    done = run(
+        [need("kubectl"), "mirror", "status", "--kubeconfig", str(config), "--request-timeout", "1s"], e2e_env
+    )
     assert done.returncode == 1
     assert len(done.stderr.strip().splitlines()) == 1
     assert done.stderr.startswith("error: GET /api/v1:")
