@@ -271,3 +271,28 @@ def test_unreachable_cluster_is_one_line(e2e_env: dict[str, str], tmp_path: Path
     assert done.returncode == 1
     assert len(done.stderr.strip().splitlines()) == 1
     assert done.stderr.startswith("error: GET /api/v1:")
+
+
+def test_kubeconfig_env_with_several_files_and_the_context_namespace(
+    cluster: Any, kubeconfig: Path, e2e_env: dict[str, str], tmp_path: Path
+) -> None:
+    """KUBECONFIG may list files that do not exist; the context's namespace is the default -n."""
+    text = kubeconfig.read_text().replace("namespace: default", "namespace: platform")
+    (tmp_path / "real").write_text(text)
+    env = {**e2e_env, "KUBECONFIG": f"{tmp_path / 'missing'}:{tmp_path / 'real'}"}
+    source(cluster)
+    done = run([need("kubectl"), "mirror", "sync"], env)
+    assert done.returncode == 0, done.stderr
+    assert "created 2" in done.stdout
+
+
+def test_sync_output_yaml_masks_secrets_unless_asked(cluster: Any, mirror: Any) -> None:
+    value = base64.b64encode(b"topsecret").decode()
+    source(cluster, kind="Secret", data={"k": value}, type="Opaque")
+    done = mirror("sync", "-n", "platform", "--dry-run=client", "-o", "yaml")
+    assert done.returncode == 0
+    assert value not in done.stdout
+    assert "k: <redacted>" in done.stdout
+    assert "created 2, updated 0" in done.stderr
+    shown = mirror("sync", "-n", "platform", "--dry-run=client", "-o", "json", "--show-secrets")
+    assert [i["data"]["k"] for i in json.loads(shown.stdout)["items"]] == [value, value]
