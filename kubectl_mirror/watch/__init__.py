@@ -1,0 +1,1 @@
+"""The live controller behind `kubectl mirror watch`."""
