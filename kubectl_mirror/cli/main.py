@@ -30,10 +30,11 @@ def build_app() -> typer.Typer:
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
-    from kubectl_mirror.cli import kustomize_plugin, live, render
+    from kubectl_mirror.cli import kustomize_plugin, live, render, watch
 
     render.register(app)
     live.register(app)
+    watch.register(app)
     kustomize_plugin.register(app)
     return app
 

@@ -175,38 +175,52 @@ def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
         if _is_local_config(obj):
             continue
         try:
-            source = _read_markers(obj, ref, options)
-            pull = _read_pull(obj, ref) if source is None else None
-        except MirrorError as err:
-            results.append(Result.from_error(err))
-            continue
+            pull = _read_pull(obj, ref) if _read_markers(obj, ref, options) is None else None
+        except MirrorError:
+            pull = None  # source_of below reports the marker error once
         if pull is not None:
             pulls.append(pull)
-        chosen_by = [p for p in policies if p.selects(obj)]
-        if source is None and chosen_by:
-            source = Source(obj, ref, chosen_by[0].spec)
-        for extra in chosen_by[1 if source and source.spec.policy else 0 :]:
-            results.append(
-                Result(
-                    "warning",
-                    f"also selected by MirrorPolicy {extra.ref.name}, which is ignored for it "
-                    f"({'its own markers' if source and not source.spec.policy else 'an earlier policy'} "
-                    "win)",
-                    ref,
-                )
-            )
+        source, found = source_of(obj, ref, policies=policies, options=options)
+        results.extend(found)
         if source is None:
-            continue
-        try:
-            check_mirrorable(obj, ref, options)
-            if not ref.namespace:
-                raise SpecError("a source must have a namespace", ref, "metadata.namespace")
-        except MirrorError as err:
-            results.append(Result.from_error(err))
             continue
         sources.append(source)
     sources.sort(key=lambda s: sort_key(s.obj))
     return Inventory(tuple(sources), tuple(pulls), universe, objects, tuple(results))
+
+
+def source_of(
+    obj: Obj, ref: Ref, *, policies: Sequence[Policy], options: EngineOptions
+) -> tuple[Source | None, list[Result]]:
+    """Whether one object is a source, by its own markers or a policy, and its spec.
+
+    The unit `classify` applies to every input and `watch` applies to one changed object."""
+    results: list[Result] = []
+    try:
+        source = _read_markers(obj, ref, options)
+    except MirrorError as err:
+        return None, [Result.from_error(err)]
+    chosen_by = [p for p in policies if p.selects(obj)]
+    if source is None and chosen_by:
+        source = Source(obj, ref, chosen_by[0].spec)
+    for extra in chosen_by[1 if source and source.spec.policy else 0 :]:
+        winner = "its own markers" if source and not source.spec.policy else "an earlier policy"
+        results.append(
+            Result(
+                "warning",
+                f"also selected by MirrorPolicy {extra.ref.name}, which is ignored for it ({winner} win)",
+                ref,
+            )
+        )
+    if source is None:
+        return None, results
+    try:
+        check_mirrorable(obj, ref, options)
+        if not ref.namespace:
+            raise SpecError("a source must have a namespace", ref, "metadata.namespace")
+    except MirrorError as err:
+        return None, [*results, Result.from_error(err)]
+    return source, results
 
 
 def _is_local_config(obj: Obj) -> bool:

@@ -1,0 +1,141 @@
+"""`kubectl mirror watch`: the live controller, on a laptop or as a Deployment."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from typing import Annotated, Any
+
+import typer
+
+from kubectl_mirror.cli import flags
+from kubectl_mirror.errors import InputError, Ref
+
+
+def register(app: typer.Typer) -> None:
+    app.command("watch")(watch)
+
+
+def watch(
+    kubeconfig: flags.Kubeconfig = None,
+    context: flags.Context = None,
+    namespace: flags.Namespace = None,
+    all_namespaces: flags.AllNamespaces = False,
+    request_timeout: flags.RequestTimeout = None,
+    max_targets: flags.MaxTargets = 100,
+    allow_kinds: flags.AllowKinds = None,
+    include_namespaces: flags.IncludeNamespaces = None,
+    exclude_namespaces: flags.ExcludeNamespaces = None,
+    workers: Annotated[int, typer.Option("--workers", help="Sources reconciled in parallel.")] = 2,
+    qps: Annotated[float, typer.Option("--qps", help="API requests per second (client-side limit).")] = 20.0,
+    burst: Annotated[int, typer.Option("--burst", help="Requests allowed above --qps in a burst.")] = 40,
+    resync_period: Annotated[
+        float,
+        typer.Option("--resync-period", help="Seconds between full re-checks (no writes when in sync)."),
+    ] = 300.0,
+    source_namespaces: Annotated[
+        list[str] | None,
+        typer.Option("--source-namespaces", help="Globs: namespaces allowed to publish sources."),
+    ] = None,
+    require_consent: Annotated[
+        bool,
+        typer.Option(
+            "--require-consent", help="Mirror only into namespaces labeled kubectl-mirror.io/accept=true."
+        ),
+    ] = False,
+    leader_elect: Annotated[
+        bool, typer.Option("--leader-elect", help="Only the Lease holder writes.")
+    ] = False,
+    lease_namespace: Annotated[
+        str | None,
+        typer.Option("--lease-namespace", help="Namespace of the Lease (default: -n or the pod's)."),
+    ] = None,
+    lease_name: Annotated[str, typer.Option("--lease-name", help="Name of the Lease.")] = "kubectl-mirror",
+    lease_duration: Annotated[
+        float, typer.Option("--lease-duration", help="Seconds a Lease is valid.")
+    ] = 15.0,
+    metrics_addr: Annotated[
+        str | None, typer.Option("--metrics-addr", help="Serve Prometheus metrics here (e.g. :8080).")
+    ] = None,
+    health_addr: Annotated[
+        str | None, typer.Option("--health-addr", help="Serve /healthz and /readyz here (e.g. :8081).")
+    ] = None,
+    log_format: Annotated[str, typer.Option("--log-format", help="text or json.")] = "text",
+    stall_after: Annotated[
+        float, typer.Option("--watch-stall-timeout", help="Restart a watch silent for this many seconds.")
+    ] = 90.0,
+) -> None:
+    """Keep mirrors in sync continuously (a controller)."""
+    from kubectl_mirror.cli.logs import setup_logging
+    from kubectl_mirror.engine.globs import GlobError, compile_glob
+    from kubectl_mirror.io.cluster import ClusterOptions, connect, parse_timeout
+    from kubectl_mirror.watch.controller import Controller, WatchConfig
+
+    if log_format not in ("text", "json"):
+        raise InputError(f"unknown log format {log_format!r} (text or json)", Ref(), "--log-format")
+    for pattern in source_namespaces or []:
+        try:
+            compile_glob(pattern)
+        except GlobError as err:
+            raise InputError(f"invalid glob {pattern!r}: {err}", Ref(), "--source-namespaces") from err
+    setup_logging(log_format)
+    options = flags.engine_options(
+        max_targets=max_targets,
+        allow_kinds=allow_kinds,
+        include_namespaces=include_namespaces,
+        exclude_namespaces=exclude_namespaces,
+    )
+    cluster = connect(
+        ClusterOptions(
+            kubeconfig=kubeconfig,
+            context=context,
+            namespace=namespace,
+            request_timeout=parse_timeout(request_timeout),
+            qps=qps,
+            burst=burst,
+        )
+    )
+    scope_ns = None if all_namespaces else cluster.namespace
+    patterns = tuple(source_namespaces or ()) or ((scope_ns,) if scope_ns else ())
+    config = WatchConfig(
+        workers=workers,
+        resync_period=resync_period,
+        source_namespaces=patterns,
+        require_consent=require_consent,
+        stall_after=stall_after,
+    )
+    stop = threading.Event()
+    from kubectl_mirror.watch.runtime import Runtime
+
+    runtime = Runtime(cluster=cluster, stop=stop)
+    controller = Controller(cluster, options, config, on_reconcile=runtime.observe_reconcile)
+    runtime.controller = controller
+
+    def terminate(signum: int, frame: Any) -> None:
+        logging.getLogger("kubectl_mirror.watch").info("signal %d: finishing in-flight work", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, terminate)
+    runtime.serve(metrics_addr=metrics_addr, health_addr=health_addr)
+    if leader_elect:
+        identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+        runtime.elect(
+            namespace=lease_namespace or os.environ.get("POD_NAMESPACE") or cluster.namespace,
+            name=lease_name,
+            identity=identity,
+            lease_duration=lease_duration,
+        )
+        controller.is_leader = runtime.is_leader
+    controller.start(stop)
+    try:
+        while not stop.wait(1.0):
+            runtime.tick()
+    finally:
+        controller.join()
+        runtime.shutdown()
+    sys.exit(0)

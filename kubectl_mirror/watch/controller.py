@@ -1,0 +1,451 @@
+"""The live controller: informers feed a queue of source keys; workers reconcile one source at
+a time with the same engine and the same decisions as `sync`, so watch never re-renders the
+world for one change.
+
+Caches keep what reconciling needs: sources whole (they are rendered), mirrors slim (key,
+computed content hash, resourceVersion, source), namespaces as names and labels.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kubectl_mirror.engine import markers as m
+from kubectl_mirror.engine.dialects.registry import DIALECTS
+from kubectl_mirror.engine.globs import glob_match
+from kubectl_mirror.engine.model import EngineOptions, MirrorSpec, NamespaceInfo, Obj, Result
+from kubectl_mirror.engine.plan import is_mirror, render_source, source_of
+from kubectl_mirror.engine.policy import API_GROUP, Policy, read_policy
+from kubectl_mirror.engine.policy import KIND as POLICY_KIND
+from kubectl_mirror.engine.reconcile import Action, Key, decide, describe, is_ours, key_of, normalized
+from kubectl_mirror.engine.render import content_hash
+from kubectl_mirror.errors import MirrorError, Ref
+from kubectl_mirror.io.cluster import Cluster, Resource
+from kubectl_mirror.live.execute import Executor, Report
+from kubectl_mirror.live.state import mirrorable
+from kubectl_mirror.watch.events import EventRecorder
+from kubectl_mirror.watch.informer import Informer
+from kubectl_mirror.watch.queue import WorkQueue
+
+log = logging.getLogger("kubectl_mirror.watch")
+
+SourceKey = Key  # (group, kind, namespace, name) of a source
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    workers: int = 2
+    resync_period: float = 300.0
+    source_namespaces: tuple[str, ...] = ()  # globs: who may publish (empty: everyone)
+    require_consent: bool = False
+    stall_after: float = 90.0
+    watch_timeout: int = 300
+    rediscover_period: float = 60.0
+
+
+@dataclass(frozen=True)
+class MirrorRecord:
+    """All watch keeps of a mirror: enough to tell whether it is in sync without reading it."""
+
+    key: Key
+    digest: str
+    resource_version: str
+    source: SourceKey
+    on_source_delete: str
+    stale: bool
+
+
+def _record(obj: Obj) -> MirrorRecord:
+    current = normalized(obj)
+    meta = obj.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    body = {k: v for k, v in current.items() if k not in ("apiVersion", "kind", "metadata")}
+    digest = content_hash(body, current["metadata"]["labels"], current["metadata"]["annotations"])
+    return MirrorRecord(
+        key=key_of(obj),
+        digest=digest,
+        resource_version=str(meta.get("resourceVersion", "")),
+        source=(
+            str(annotations.get(m.SOURCE_GROUP, "")),
+            str(annotations.get(m.SOURCE_KIND, "")),
+            str(annotations.get(m.SOURCE_NAMESPACE, "")),
+            str(annotations.get(m.SOURCE_NAME, "")),
+        ),
+        on_source_delete=str(annotations.get(m.ON_SOURCE_DELETE, "delete")),
+        stale=(meta.get("labels") or {}).get(m.STALE) == "true",
+    )
+
+
+def _desired_digest(desired: Obj) -> str:
+    meta = desired["metadata"]
+    body = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind", "metadata")}
+    return content_hash(body, meta["labels"], meta["annotations"])
+
+
+@dataclass
+class Controller:
+    cluster: Cluster
+    options: EngineOptions
+    config: WatchConfig = field(default_factory=WatchConfig)
+    is_leader: Callable[[], bool] = lambda: True
+    on_reconcile: Callable[[str, float], None] = lambda result, seconds: None
+    queue: WorkQueue = field(default_factory=WorkQueue)
+    sources: dict[SourceKey, Obj] = field(default_factory=dict)
+    specs: dict[SourceKey, MirrorSpec | None] = field(default_factory=dict)
+    mirrors: dict[Key, MirrorRecord] = field(default_factory=dict)
+    by_source: dict[SourceKey, set[Key]] = field(default_factory=lambda: defaultdict(set))
+    namespaces: dict[str, NamespaceInfo] = field(default_factory=dict)
+    policies: dict[str, Policy] = field(default_factory=dict)
+    informers: list[Informer] = field(default_factory=list)
+    resources: dict[tuple[str, str], Resource] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.options = replace(self.options, explicit_outside_universe=False)
+        self.events = EventRecorder(self.cluster)
+
+    # -- caches ------------------------------------------------------------------------------
+
+    @property
+    def synced(self) -> bool:
+        return all(i.synced.is_set() for i in self.informers)
+
+    def stalled(self) -> list[str]:
+        now = time.monotonic()
+        return [i.name for i in self.informers if i.synced.is_set() and i.stalled(now)]
+
+    def mirror_count(self) -> int:
+        return len(self.mirrors)
+
+    def _on_namespace(self, kind: str, key: Key, old: Any, new: Any) -> None:
+        name = key[3]
+        with self._lock:
+            if new is None:
+                self.namespaces.pop(name, None)
+            else:
+                self.namespaces[name] = new
+            affected = [k for k, spec in self.specs.items() if spec is not None and _may_target(spec, name)]
+        if old != new:
+            for source in affected:
+                self.queue.add(source)
+
+    def _keep_namespace(self, obj: Obj) -> NamespaceInfo | None:
+        meta = obj.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            return None  # terminating: can receive nothing
+        labels = meta.get("labels") or {}
+        return NamespaceInfo(
+            str(meta.get("name")), tuple(sorted((str(k), str(v)) for k, v in labels.items()))
+        )
+
+    def _keep_object(self, obj: Obj) -> Any:
+        """Mirrors slim, candidate sources whole, everything else dropped."""
+        if is_ours(obj):
+            return _record(obj)
+        if is_mirror(obj):
+            return None
+        if self._is_candidate(obj):
+            return obj
+        return None
+
+    def _is_candidate(self, obj: Obj) -> bool:
+        meta = obj.get("metadata") or {}
+        ns = str(meta.get("namespace", ""))
+        if self.config.source_namespaces and not any(
+            glob_match(p, ns) for p in self.config.source_namespaces
+        ):
+            return False
+        if any(p.namespace == ns for p in self.policies.values()):
+            return True
+        keys = [*(meta.get("labels") or {}), *(meta.get("annotations") or {})]
+        return any(k.startswith(m.CONTROL_PREFIXES) for k in keys)
+
+    def _on_object(self, kind: str, key: Key, old: Any, new: Any) -> None:
+        with self._lock:
+            if isinstance(old, MirrorRecord):
+                self.mirrors.pop(key, None)
+                self.by_source[old.source].discard(key)
+            elif new is None and key in self.sources:
+                self.sources.pop(key, None)
+                self.specs.pop(key, None)
+            elif new is None and old is None:
+                return
+            if isinstance(new, MirrorRecord):
+                self.mirrors[key] = new
+                self.by_source[new.source].add(key)
+                self.queue.add(new.source)
+                return
+            if new is not None:
+                self.sources[key] = new
+                self.specs[key] = self._spec(new)
+        if isinstance(old, MirrorRecord):
+            self.queue.add(old.source)
+        else:
+            self.queue.add(key)
+
+    def _spec(self, obj: Obj) -> MirrorSpec | None:
+        source, _ = source_of(obj, Ref.of(obj), policies=list(self.policies.values()), options=self.options)
+        return source.spec if source else None
+
+    def _on_policy(self, kind: str, key: Key, old: Any, new: Any) -> None:
+        name = key[3]
+        with self._lock:
+            if new is None:
+                self.policies.pop(name, None)
+            else:
+                try:
+                    self.policies[name] = read_policy(new, Ref.of(new), self.options)
+                except MirrorError as err:
+                    self.policies.pop(name, None)
+                    log.error("%s", err.one_line())
+                    self.events.warn(new, "InvalidPolicy", err.one_line())
+            affected = list(self.sources)
+        if new is not None and name in self.policies:
+            self._load_selected(self.policies[name])
+        for source in affected:
+            self.queue.add(source)
+        self.queue.add(("policy", "", "", name))
+
+    def _load_selected(self, policy: Policy) -> None:
+        """Objects a new policy selects were not cached (they carried no marker): read them."""
+        for kind in policy.kinds:
+            resource = next((r for (g, k), r in self.resources.items() if k == kind), None)
+            if resource is None:
+                continue
+            try:
+                found, _ = self.cluster.list(resource, namespace=policy.namespace)
+            except MirrorError as err:
+                log.warning(
+                    "could not read %s in %s for policy %s: %s", kind, policy.namespace, policy.ref.name, err
+                )
+                continue
+            for obj in found:
+                if policy.selects(obj) and not is_mirror(obj):
+                    self._on_object("ADDED", key_of(obj), None, obj)
+
+    # -- start-up ----------------------------------------------------------------------------
+
+    def build_informers(self) -> None:
+        served = self.cluster.resources()
+        ns_resource = next(r for r in served if r.kind == "Namespace" and r.group == "")
+        common = {"stall_after": self.config.stall_after, "watch_timeout": self.config.watch_timeout}
+        self.informers = [
+            Informer(self.cluster, ns_resource, self._on_namespace, keep=self._keep_namespace, **common)  # type: ignore[arg-type]
+        ]
+        policy = next((r for r in served if r.kind == POLICY_KIND and r.group == API_GROUP), None)
+        if policy is not None:
+            self.informers.append(Informer(self.cluster, policy, self._on_policy, **common))  # type: ignore[arg-type]
+        for resource in mirrorable(served, self.options):
+            self._add_kind(resource, common)
+
+    def _add_kind(self, resource: Resource, common: dict[str, Any]) -> None:
+        self.resources[(resource.group or "core", resource.kind)] = resource
+        full = any(not d.source_selector and resource.kind in d.kinds for d in DIALECTS)
+        full = full or resource.kind in ("ConfigMap", "Secret")  # MirrorPolicy's default kinds
+        selectors: list[str | None] = [None] if full else [m.ownership_label_selector()]
+        if not full:
+            selectors += [
+                d.source_selector
+                for d in DIALECTS
+                if d.source_selector and (not d.kinds or resource.kind in d.kinds)
+            ]
+        for selector in selectors:
+            self.informers.append(
+                Informer(
+                    self.cluster,
+                    resource,
+                    self._on_object,
+                    label_selector=selector,
+                    keep=self._keep_object,
+                    **common,
+                )
+            )
+
+    def start(self, stop: threading.Event) -> None:
+        self.build_informers()
+        for informer in self.informers:
+            self._spawn(f"informer {informer.name}", informer.run, stop)
+        self._spawn("resync", self._resync_loop, stop)
+        for i in range(self.config.workers):
+            self._spawn(f"worker {i}", self._work, stop)
+
+    def _spawn(self, name: str, target: Callable[[threading.Event], None], stop: threading.Event) -> None:
+        thread = threading.Thread(target=target, args=(stop,), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def join(self, timeout: float = 10.0) -> None:
+        self.queue.close()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _resync_loop(self, stop: threading.Event) -> None:
+        while not stop.is_set() and not self.synced:
+            stop.wait(0.1)
+        self.enqueue_all()
+        while not stop.wait(self.config.resync_period):
+            self.enqueue_all()
+
+    def enqueue_all(self) -> None:
+        """Every source, and every source that left mirrors behind (found missing at start-up)."""
+        with self._lock:
+            keys = set(self.sources) | {k for k, v in self.by_source.items() if v}
+        for key in sorted(keys):
+            self.queue.add(key)
+
+    # -- work --------------------------------------------------------------------------------
+
+    def _work(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            if not self.synced or not self.is_leader():
+                stop.wait(0.2)
+                continue
+            key = self.queue.get(timeout=0.5)
+            if key is None:
+                continue
+            started = time.monotonic()
+            try:
+                result = self.reconcile(key)
+                self.queue.forget(key)
+            except MirrorError as err:
+                result = "error"
+                delay = self.queue.retry(key)
+                log.warning("reconcile %s failed (%s); retrying in %.1fs", describe(key), err.message, delay)
+            finally:
+                self.queue.done(key)
+            self.on_reconcile(result, time.monotonic() - started)
+
+    def reconcile(self, key: SourceKey) -> str:
+        if key[0] == "policy":
+            return self._policy_status(key[3])
+        with self._lock:
+            obj = self.sources.get(key)
+            universe = self._universe()
+            owned = set(self.by_source.get(key, ()))
+        if obj is None:
+            return self._orphaned(key, owned)
+        source, results = source_of(
+            obj, Ref.of(obj), policies=list(self.policies.values()), options=self.options
+        )
+        for r in results:
+            self._report(obj, r)
+        if source is None:
+            if any(r.severity == "error" for r in results):
+                return "error"  # a bad marker never deletes anything
+            return self._orphaned(key, owned, present=True)
+        outcome = render_source(source, universe=universe, options=self.options)
+        for r in outcome.results:
+            self._report(obj, r)
+        if any(r.severity == "error" for r in outcome.results):
+            return "error"
+        report = Report()
+        executor = self._executor()
+        wanted = set()
+        for desired in outcome.mirrors:
+            mkey = key_of(desired)
+            wanted.add(mkey)
+            record = self.mirrors.get(mkey)
+            if record is not None and record.digest == _desired_digest(desired):
+                continue
+            action = self._decide(desired)
+            executor.run([action], report)
+        for mkey in sorted(owned - wanted):
+            self._prune(mkey, report, source_present=True)
+        return self._finish(obj, report)
+
+    def _decide(self, desired: Obj) -> Action:
+        resource = self.resources.get(key_of(desired)[:2])
+        meta = desired["metadata"]
+        live = self.cluster.get(resource, meta["namespace"], meta["name"]) if resource else None
+        return decide(desired, live)
+
+    def _universe(self) -> dict[str, NamespaceInfo]:
+        if not self.config.require_consent:
+            return dict(self.namespaces)
+        return {n: i for n, i in self.namespaces.items() if i.label_map().get(m.ACCEPT) == "true"}
+
+    def _orphaned(self, key: SourceKey, owned: set[Key], *, present: bool | None = None) -> str:
+        if not owned:
+            return "unchanged"
+        if present is None:
+            resource = self.resources.get(key[:2])
+            present = resource is not None and self.cluster.get(resource, key[2], key[3]) is not None
+        report = Report()
+        for mkey in sorted(owned):
+            self._prune(mkey, report, source_present=present)
+        return self._finish(None, report)
+
+    def _prune(self, mkey: Key, report: Report, *, source_present: bool) -> None:
+        record = self.mirrors.get(mkey)
+        resource = self.resources.get(mkey[:2])
+        if record is None or resource is None:
+            return
+        live = self.cluster.get(resource, mkey[2], mkey[3])
+        if live is None or not is_ours(live):
+            return
+        if record.on_source_delete == "orphan" and not source_present:
+            if record.stale:
+                return
+            action = Action("mark-stale", mkey, None, live, "source deleted")
+        else:
+            action = Action("delete", mkey, None, live, "no longer selected")
+        self._executor().run([action], report)
+
+    def _executor(self) -> Executor:
+        return Executor(self.cluster, lambda a: self.resources.get(a.key[:2]))
+
+    def _finish(self, obj: Obj | None, report: Report) -> str:
+        for action, word in report.done:
+            if word == "conflict" and obj is not None:
+                self.events.warn(obj, "MirrorConflict", f"{describe(action.key)}: {action.reason}")
+            elif word not in ("unchanged", "failed", "skipped"):
+                log.info("%s %s", describe(action.key), word)
+        if report.errors:
+            for error in report.errors:
+                log.error("%s", error)
+                if obj is not None:
+                    self.events.warn(obj, "MirrorFailed", error)
+            raise MirrorError(f"{len(report.errors)} mirror(s) failed")
+        changed = [w for _, w in report.done if w not in ("unchanged", "skipped")]
+        return "changed" if changed else "unchanged"
+
+    def _report(self, obj: Obj, result: Result) -> None:
+        line = result.one_line()
+        if result.severity == "error":
+            log.error("%s", line)
+            self.events.warn(obj, "InvalidSource", line)
+        else:
+            log.warning("%s", line)
+
+    def _policy_status(self, name: str) -> str:
+        from kubectl_mirror.watch.policy_status import update_policy_status
+
+        with self._lock:
+            policy = self.policies.get(name)
+            if policy is None:
+                return "unchanged"
+            selected = [k for k, spec in self.specs.items() if spec is not None and spec.policy == policy.ref]
+            mirrors = [
+                self.mirrors[k] for s in selected for k in self.by_source.get(s, ()) if k in self.mirrors
+            ]
+        resource = next(
+            (r for r in self.cluster.resources() if r.kind == POLICY_KIND and r.group == API_GROUP), None
+        )
+        if resource is None:
+            return "unchanged"
+        update_policy_status(self.cluster, resource, name, sources=len(selected), mirrors=len(mirrors))
+        return "unchanged"
+
+
+def _may_target(spec: MirrorSpec, namespace: str) -> bool:
+    """Could a change to this namespace affect this source? A source that names its targets
+    explicitly only cares about those names; any pattern, label or selector may match."""
+    return any(t.kind != "name" or t.value == namespace for t in spec.targets)

@@ -1,0 +1,134 @@
+"""List+watch for one resource, kept in a local cache, that never goes silent.
+
+A 410 Gone or a broken stream leads to a relist with jittered backoff (the cache is diffed
+against the new list, so handlers see the changes they missed); a stream that delivers nothing,
+not even a bookmark, for `stall_after` seconds is cut and restarted. Both are counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubectl_mirror.engine.model import Obj
+from kubectl_mirror.engine.reconcile import Key, key_of
+from kubectl_mirror.errors import MirrorError
+from kubectl_mirror.io.cluster import Cluster, Resource
+
+log = logging.getLogger("kubectl_mirror.watch")
+
+Handler = Callable[[str, Key, Any, Any], None]  # (event type, key, old kept value, new kept value)
+
+
+def _keep_all(obj: Obj) -> Any:
+    return obj
+
+
+@dataclass
+class Informer:
+    cluster: Cluster
+    resource: Resource
+    handler: Handler
+    label_selector: str | None = None
+    keep: Callable[[Obj], Any] = _keep_all  # what to cache per object (None: not cached)
+    stall_after: float = 90.0
+    watch_timeout: int = 300
+    store: dict[Key, Any] = field(default_factory=dict)
+    synced: threading.Event = field(default_factory=threading.Event)
+    restarts: Counter[str] = field(default_factory=Counter)
+    last_seen: float = field(default_factory=time.monotonic)
+    _versions: dict[Key, str] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        selector = f"[{self.label_selector}]" if self.label_selector else ""
+        return f"{self.resource.plural}{selector}"
+
+    def stalled(self, now: float | None = None) -> bool:
+        return (now or time.monotonic()) - self.last_seen > self.stall_after * 2
+
+    def run(self, stop: threading.Event) -> None:
+        failures = 0
+        while not stop.is_set():
+            try:
+                version = self._relist()
+                failures = 0
+                while not stop.is_set():
+                    version, reason = self._watch(version, stop)
+                    if reason:
+                        self.restarts[reason] += 1
+                        log.info("watch %s restarts: %s", self.name, reason)
+                        if reason == "gone":
+                            break  # relist
+            except MirrorError as err:
+                failures += 1
+                reason = "stalled" if "timed out" in err.message.lower() else "error"
+                self.restarts[reason] += 1
+                delay = min(30.0, 0.2 * 2 ** min(failures, 8)) * (0.5 + random.random())
+                log.warning("watch %s failed (%s); relisting in %.1fs", self.name, err.message, delay)
+                stop.wait(delay)
+
+    def _relist(self) -> str:
+        items, version = self.cluster.list(self.resource, label_selector=self.label_selector)
+        self.last_seen = time.monotonic()
+        fresh: dict[Key, Obj] = {key_of(o): o for o in items}
+        for key in [k for k in self.store if k not in fresh]:
+            old = self.store.pop(key)
+            self._versions.pop(key, None)
+            self.handler("DELETED", key, old, None)
+        for key, obj in fresh.items():
+            rv = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+            if self._versions.get(key) == rv and key in self.store:
+                continue
+            self._apply("MODIFIED" if key in self.store else "ADDED", key, obj)
+        self.synced.set()
+        return version
+
+    def _apply(self, kind: str, key: Key, obj: Obj) -> None:
+        old = self.store.get(key)
+        kept = self.keep(obj)
+        self._versions[key] = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+        if kept is None:
+            if key in self.store:
+                del self.store[key]
+                self.handler("DELETED", key, old, None)
+            return
+        self.store[key] = kept
+        self.handler("MODIFIED" if old is not None else "ADDED", key, old, kept)
+
+    def _watch(self, version: str, stop: threading.Event) -> tuple[str, str]:
+        """One watch stream; returns the last version and why it ended ("" for a normal end)."""
+        stream = self.cluster.watch(
+            self.resource,
+            resource_version=version,
+            label_selector=self.label_selector,
+            timeout_seconds=self.watch_timeout,
+            read_timeout=self.stall_after,
+        )
+        for event in stream:
+            self.last_seen = time.monotonic()
+            if stop.is_set():
+                return version, ""
+            kind = event.get("type")
+            obj = event.get("object") or {}
+            if kind == "ERROR":
+                code = obj.get("code")
+                return version, "gone" if code == 410 else f"error {code}"
+            meta = obj.get("metadata") or {}
+            version = str(meta.get("resourceVersion") or version)
+            if kind == "BOOKMARK":
+                continue
+            key = key_of(obj)
+            if kind == "DELETED":
+                old = self.store.pop(key, None)
+                self._versions.pop(key, None)
+                self.handler("DELETED", key, old, None)  # also for objects cached elsewhere
+            elif kind in ("ADDED", "MODIFIED"):
+                self._apply(kind, key, obj)
+        return version, ""

@@ -1,0 +1,255 @@
+"""`kubectl mirror watch` as a real subprocess (through kubectl's plugin dispatch) against the
+project's API server: each reaction within a bounded wait, and the faults it must survive."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.e2e.conftest import ROOT, need
+from tests.e2e.live_helpers import cm, get, ns, source
+
+pytestmark = pytest.mark.e2e
+
+WAIT = 20.0
+
+
+def wait_for(check: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Watcher:
+    """One `kubectl mirror watch` process; killed at teardown."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.handle = log.open("w")
+        self.proc = subprocess.Popen(argv, env=env, stdout=self.handle, stderr=subprocess.STDOUT)
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        code = self.proc.wait(timeout)
+        self.handle.close()
+        return code
+
+
+@pytest.fixture
+def start_watch(apiserver: Any, kubeconfig: Path, e2e_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
+    kubectl = need("kubectl")
+    started: list[Watcher] = []
+
+    def start(*args: str, name: str = "watch") -> Watcher:
+        argv = [
+            kubectl,
+            "mirror",
+            "watch",
+            "--kubeconfig",
+            str(kubeconfig),
+            "-A",
+            "--resync-period",
+            "2",
+            *args,
+        ]
+        watcher = Watcher(argv, e2e_env, tmp_path / f"{name}-{len(started)}.log")
+        started.append(watcher)
+        return watcher
+
+    yield start
+    for watcher in started:
+        if watcher.proc.poll() is None:
+            watcher.proc.kill()
+            watcher.proc.wait(10)
+        watcher.handle.close()
+
+
+def data_of(apiserver: Any, kubectl: Any, namespace: str, name: str = "settings") -> Any:
+    obj = get(apiserver, kubectl, "configmap", namespace, name)
+    return obj["data"] if obj else None
+
+
+@pytest.fixture
+def world(cluster: Any) -> Any:
+    """platform (sources), team-a, team-b (targets), and an unmanaged look-alike in team-b."""
+    cm(cluster, "unmanaged", "team-b", data={"theirs": "1"})
+    return cluster
+
+
+def test_source_created_and_updated_reaches_its_mirrors(world: Any, start_watch: Any, kubectl: Any) -> None:
+    start_watch()
+    source(world)
+    wait_for(lambda: data_of(world, kubectl, "team-a") == {"region": "eu"}, what="mirror in team-a")
+    wait_for(lambda: data_of(world, kubectl, "team-b") == {"region": "eu"}, what="mirror in team-b")
+    kubectl(
+        "patch",
+        "configmap",
+        "settings",
+        "-n",
+        "platform",
+        "--type",
+        "merge",
+        "-p",
+        '{"data":{"region":"us"}}',
+    )
+    wait_for(lambda: data_of(world, kubectl, "team-a") == {"region": "us"}, what="update in team-a")
+    wait_for(lambda: data_of(world, kubectl, "team-b") == {"region": "us"}, what="update in team-b")
+
+
+def test_edited_or_deleted_mirror_is_repaired(world: Any, start_watch: Any, kubectl: Any) -> None:
+    source(world)
+    start_watch()
+    wait_for(lambda: data_of(world, kubectl, "team-a"), what="mirror")
+    kubectl(
+        "patch", "configmap", "settings", "-n", "team-a", "--type", "merge", "-p", '{"data":{"region":"x"}}'
+    )
+    wait_for(lambda: data_of(world, kubectl, "team-a") == {"region": "eu"}, what="repair of an edit")
+    kubectl("delete", "configmap", "settings", "-n", "team-b")
+    wait_for(lambda: data_of(world, kubectl, "team-b") == {"region": "eu"}, what="repair of a delete")
+
+
+def test_namespace_created_and_relabeled(world: Any, start_watch: Any, kubectl: Any) -> None:
+    source(world, "labeled-only", targets="labeled")
+    source(world)
+    start_watch()
+    wait_for(lambda: data_of(world, kubectl, "team-a"), what="first mirrors")
+    ns(world, "team-new")
+    wait_for(lambda: data_of(world, kubectl, "team-new"), what="mirror in a new namespace")
+    assert data_of(world, kubectl, "team-new", "labeled-only") is None
+    kubectl("label", "namespace", "team-new", "kubectl-mirror.io/accept=true")
+    wait_for(lambda: data_of(world, kubectl, "team-new", "labeled-only"), what="mirror after opting in")
+    kubectl("label", "namespace", "team-new", "kubectl-mirror.io/reject=true")
+    wait_for(lambda: data_of(world, kubectl, "team-new") is None, what="removal after reject")
+    wait_for(lambda: data_of(world, kubectl, "team-new", "labeled-only") is None, what="removal after reject")
+
+
+def test_deleted_source_removes_or_orphans_its_mirrors(world: Any, start_watch: Any, kubectl: Any) -> None:
+    source(world)
+    source(world, "kept", annotations={"kubectl-mirror.io/on-source-delete": "orphan"})
+    start_watch()
+    wait_for(
+        lambda: data_of(world, kubectl, "team-a") and data_of(world, kubectl, "team-a", "kept"),
+        what="mirrors",
+    )
+    kubectl("delete", "configmap", "settings", "kept", "-n", "platform")
+    wait_for(lambda: data_of(world, kubectl, "team-a") is None, what="mirror deleted with its source")
+
+    def stale() -> bool:
+        obj = get(world, kubectl, "configmap", "team-b", "kept")
+        return bool(obj and obj["metadata"]["labels"].get("kubectl-mirror.io/stale") == "true")
+
+    wait_for(stale, what="orphaned mirror marked stale")
+    assert data_of(world, kubectl, "team-b", "unmanaged") == {"theirs": "1"}
+
+
+def test_source_found_missing_at_startup_is_cleaned_up(
+    world: Any, mirror: Any, start_watch: Any, kubectl: Any
+) -> None:
+    source(world)
+    assert mirror("sync", "-n", "platform").returncode == 0
+    kubectl("delete", "configmap", "settings", "-n", "platform")
+    start_watch()
+    wait_for(lambda: data_of(world, kubectl, "team-a") is None, what="startup cleanup")
+
+
+def test_resync_writes_nothing_when_in_sync(world: Any, start_watch: Any, kubectl: Any) -> None:
+    source(world)
+    start_watch()
+    wait_for(lambda: data_of(world, kubectl, "team-b"), what="mirrors")
+    time.sleep(1.0)
+    world.log.clear()
+    time.sleep(5.0)  # more than two resync periods
+    assert world.log.writes() == []
+
+
+def test_conflicts_become_events_on_the_source_and_are_not_touched(
+    world: Any, start_watch: Any, kubectl: Any
+) -> None:
+    cm(world, "settings", "team-b", data={"mine": "1"})
+    source(world)
+    start_watch()
+    wait_for(lambda: data_of(world, kubectl, "team-a"), what="mirror in team-a")
+
+    def event() -> bool:
+        events = kubectl.json("get", "events", "-n", "platform")["items"]
+        return any(
+            e["reason"] == "MirrorConflict" and e["involvedObject"]["name"] == "settings" for e in events
+        )
+
+    wait_for(event, what="conflict event")
+    assert data_of(world, kubectl, "team-b") == {"mine": "1"}
+
+
+def test_mirror_policy_is_applied_and_reports_status(world: Any, start_watch: Any, kubectl: Any) -> None:
+    world.create(yaml.safe_load((ROOT / "kubectl_mirror" / "crds" / "mirrorpolicy.yaml").read_text()))
+    cm(world, "ca", "platform", data={"ca.crt": "x"})
+    start_watch()
+    world.create(
+        {
+            "apiVersion": "kubectl-mirror.io/v1alpha1",
+            "kind": "MirrorPolicy",
+            "metadata": {"name": "share-ca"},
+            "spec": {"source": {"namespace": "platform", "names": ["ca"]}, "targets": ["team-a"]},
+        }
+    )
+    wait_for(lambda: data_of(world, kubectl, "team-a", "ca"), what="policy mirror")
+
+    def ready() -> bool:
+        status = kubectl.json("get", "mirrorpolicy", "share-ca").get("status") or {}
+        conds = {c["type"]: c["status"] for c in status.get("conditions", [])}
+        return conds.get("Ready") == "True" and status.get("mirrors") == 1
+
+    wait_for(ready, what="policy status Ready")
+    kubectl("patch", "mirrorpolicy", "share-ca", "--type", "merge", "-p", '{"spec":{"targets":["team-b"]}}')
+    wait_for(lambda: data_of(world, kubectl, "team-b", "ca"), what="policy change applied")
+    wait_for(lambda: data_of(world, kubectl, "team-a", "ca") is None, what="old target removed")
+    kubectl("delete", "mirrorpolicy", "share-ca")
+    wait_for(lambda: data_of(world, kubectl, "team-b", "ca") is None, what="policy deletion applied")
+
+
+def test_metrics_and_health_endpoints(world: Any, start_watch: Any, kubectl: Any) -> None:
+    source(world)
+    watcher = start_watch(
+        "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0", "--log-format", "json"
+    )
+    wait_for(lambda: data_of(world, kubectl, "team-a"), what="mirrors")
+    lines = [json.loads(line) for line in watcher.output().splitlines() if line.startswith("{")]
+    addrs = {
+        m["msg"].split()[0]: m["msg"].split()[-1]
+        for m in lines
+        if m["msg"].startswith(("metrics on", "health on"))
+    }
+    assert set(addrs) == {"metrics", "health"}
+    health = addrs["health"]
+    assert urllib.request.urlopen(f"http://{health}/readyz", timeout=5).read() == b"ok\n"
+    assert urllib.request.urlopen(f"http://{health}/healthz", timeout=5).status == 200
+    text = urllib.request.urlopen(f"http://{addrs['metrics']}/metrics", timeout=5).read().decode()
+    assert "kubectl_mirror_mirrors_managed 2" in text
+    assert 'kubectl_mirror_api_requests_total{verb="create"} 2' in text
+    assert "kubectl_mirror_reconcile_duration_seconds_count" in text
+    assert watcher.stop() == 0
+
+
+def test_sigterm_finishes_cleanly(world: Any, start_watch: Any, kubectl: Any) -> None:
+    source(world)
+    watcher = start_watch()
+    wait_for(lambda: data_of(world, kubectl, "team-a"), what="mirrors")
+    assert watcher.stop(signal.SIGTERM) == 0
+    assert "Traceback" not in watcher.output()
