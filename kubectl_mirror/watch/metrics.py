@@ -22,7 +22,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Reconciles take milliseconds (nothing to do) to tens of seconds (a source with thousands of
 # targets against a throttled API server); controller-runtime's buckets cover the same range.
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-RECONCILE_RESULTS = ("success", "error", "conflict", "requeue")
+# What Controller.reconcile reports: it wrote something, found everything in sync, or failed
+# (the source is retried with backoff). Conflicts are not failures: they are Events on the source.
+RECONCILE_RESULTS = ("changed", "unchanged", "error")
 
 LabelValues = tuple[str, ...]
 Sample = tuple[str, LabelValues, float]  # suffix, label values, value

@@ -104,7 +104,7 @@ def test_bad_addresses_are_refused(addr: str) -> None:
 
 def test_metrics_are_served_with_prometheus_content_type() -> None:
     metrics = ControllerMetrics()
-    metrics.reconciles.inc(result="success")
+    metrics.reconciles.inc(result="changed")
     with serve(
         "127.0.0.1:0",
         routes={"/metrics": lambda: (200, metrics.render())},
@@ -113,7 +113,7 @@ def test_metrics_are_served_with_prometheus_content_type() -> None:
         status, body, headers = get(handle, "/metrics")
     assert status == 200
     assert headers["Content-Type"] == CONTENT_TYPE
-    assert 'kubectl_mirror_reconciles_total{result="success"} 1\n' in body
+    assert 'kubectl_mirror_reconciles_total{result="changed"} 1\n' in body
 
 
 class Signals:

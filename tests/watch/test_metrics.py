@@ -189,8 +189,7 @@ def test_controller_metrics_expose_every_documented_name() -> None:
     # Every result exists at 0 from the start, so rate() sees the first failure.
     reconciles = families["kubectl_mirror_reconciles_total"].samples
     assert reconciles == {
-        ("kubectl_mirror_reconciles_total", (("result", r),)): 0.0
-        for r in ("conflict", "error", "requeue", "success")
+        ("kubectl_mirror_reconciles_total", (("result", r),)): 0.0 for r in ("changed", "error", "unchanged")
     }
 
 
@@ -201,7 +200,7 @@ def test_controller_metrics_follow_the_controller() -> None:
     m.queue_depth.set_function(lambda: len(queue))
     m.leader.set_function(lambda: float(leading[0]))
     m.mirrors_managed.set(200)
-    m.reconciles.inc(result="success")
+    m.reconciles.inc(result="changed")
     m.reconcile_duration.observe(0.02)
     m.watch_restarts.inc(resource="secrets", reason="expired")
     controller_requests: Tally[str] = Tally({"get/list": 3, "watch": 2})
@@ -215,7 +214,7 @@ def test_controller_metrics_follow_the_controller() -> None:
     assert samples[("kubectl_mirror_queue_depth", ())] == 2
     assert samples[("kubectl_mirror_leader", ())] == 1
     assert samples[("kubectl_mirror_mirrors_managed", ())] == 200
-    assert samples[("kubectl_mirror_reconciles_total", (("result", "success"),))] == 1
+    assert samples[("kubectl_mirror_reconciles_total", (("result", "changed"),))] == 1
     assert samples[("kubectl_mirror_reconcile_duration_seconds_count", ())] == 1
     assert samples[("kubectl_mirror_reconcile_duration_seconds_bucket", (("le", "0.025"),))] == 1
     assert samples[("kubectl_mirror_reconcile_duration_seconds_bucket", (("le", "0.01"),))] == 0
@@ -234,7 +233,7 @@ def test_updates_from_many_threads_are_not_lost() -> None:
 
     def work() -> None:
         for _ in range(2000):
-            m.reconciles.inc(result="success")
+            m.reconciles.inc(result="unchanged")
             m.reconcile_duration.observe(0.001)
             m.queue_depth.inc()
 
@@ -245,6 +244,6 @@ def test_updates_from_many_threads_are_not_lost() -> None:
         parse(m.render())  # rendering while others write never breaks the format
     for t in threads:
         t.join()
-    assert m.reconciles.value(result="success") == 16000
+    assert m.reconciles.value(result="unchanged") == 16000
     assert m.queue_depth.value() == 16000
     assert [v for s, _, v in m.reconcile_duration.samples() if s == "_count"] == [16000]
