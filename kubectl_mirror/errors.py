@@ -99,3 +99,7 @@ class TransformError(MirrorError):
 
 class ClusterError(MirrorError):
     """The API server refused or failed a request."""
+
+
+class ForbiddenError(ClusterError):
+    """RBAC does not allow the request (403): a kind we may not read is skipped, not retried."""

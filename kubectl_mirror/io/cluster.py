@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from kubectl_mirror.errors import ClusterError, Ref
+from kubectl_mirror.errors import ClusterError, ForbiddenError, Ref
 
 IN_CLUSTER_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -188,7 +188,8 @@ class Cluster:
             body_out = _json(raw.data)
             if 200 <= status < 300 or status in ok:
                 return Response(status, body_out, dict(raw.headers))
-            raise ClusterError(_status_message(method, path, status, body_out), ref)
+            error = ForbiddenError if status == 403 else ClusterError
+            raise error(_status_message(method, path, status, body_out), ref)
         raise AssertionError("unreachable")
 
     def _throttle(self) -> None:

@@ -25,7 +25,10 @@ class LivePlan:
 
     @property
     def results(self) -> tuple[Result, ...]:
-        return self.outcome.results
+        skipped = tuple(
+            Result("warning", f"not allowed to read {s}; that kind is skipped") for s in self.state.skipped
+        )
+        return skipped + self.outcome.results
 
 
 def _live_options(options: EngineOptions) -> EngineOptions:

@@ -20,6 +20,7 @@ from kubectl_mirror.engine.policy import API_GROUP
 from kubectl_mirror.engine.policy import KIND as POLICY_KIND
 from kubectl_mirror.engine.reconcile import Key, key_of
 from kubectl_mirror.engine.selectors import parse_selector
+from kubectl_mirror.errors import ForbiddenError
 from kubectl_mirror.io.cluster import Cluster, Resource
 
 NEEDED_VERBS = frozenset({"list", "get", "create", "update", "patch", "delete"})
@@ -44,6 +45,7 @@ class LiveState:
     policies: list[Obj]
     mirrors: dict[Key, Obj]  # objects carrying our ownership labels, by key
     objects: dict[Key, Obj] = field(default_factory=dict)  # every object listed, by key
+    skipped: list[str] = field(default_factory=list)  # kinds RBAC does not let us read
 
     def resource(self, key: Key) -> Resource | None:
         return self.resources.get((key[0], key[1]))
@@ -75,23 +77,13 @@ def read_state(cluster: Cluster, *, scope: Scope, options: EngineOptions) -> Liv
         policies, _ = cluster.list(policy_resource)
     state = LiveState(by_kind, namespaces, [], policies, {})
     seen: set[str] = set()
-    source_ns = scope.namespace
     for resource in kinds:
-        full = any(not d.source_selector and resource.kind in d.kinds for d in DIALECTS)
-        if full:
-            everything, _ = cluster.list(resource)
-            _index(state, everything)
-            _add(state, seen, [o for o in everything if _in_scope(o, scope)])
-            continue
-        mirrors, _ = cluster.list(resource, label_selector=m.ownership_label_selector())
-        _index(state, mirrors)
-        for dialect in DIALECTS:
-            if not dialect.source_selector or (dialect.kinds and resource.kind not in dialect.kinds):
-                continue
-            selector = ",".join(s for s in (dialect.source_selector, scope.selector) if s)
-            found, _ = cluster.list(resource, namespace=source_ns, label_selector=selector)
-            _index(state, found)
-            _add(state, seen, found)
+        try:
+            _read_kind(cluster, state, resource, scope=scope, seen=seen)
+        except ForbiddenError as err:
+            # RBAC does not let us read this kind: mirror what we may (nothing of it is pruned).
+            state.skipped.append(f"{resource.plural}: {err.message}")
+            state.resources.pop((_group(resource), resource.kind), None)
     for policy in policies:
         spec = policy.get("spec") or {}
         src = spec.get("source") or {}
@@ -99,12 +91,31 @@ def read_state(cluster: Cluster, *, scope: Scope, options: EngineOptions) -> Liv
         if not isinstance(pns, str) or not scope.holds(pns):
             continue
         for kind in src.get("kinds") or ["ConfigMap", "Secret"]:
-            chosen = next((r for r in kinds if r.kind == kind), None)
+            chosen = next((r for r in state.resources.values() if r.kind == kind), None)
             if chosen is not None:
                 found, _ = cluster.list(chosen, namespace=pns)
                 _index(state, found)
                 _add(state, seen, [o for o in found if _in_scope(o, scope)])
     return state
+
+
+def _read_kind(
+    cluster: Cluster, state: LiveState, resource: Resource, *, scope: Scope, seen: set[str]
+) -> None:
+    if any(not d.source_selector and resource.kind in d.kinds for d in DIALECTS):
+        everything, _ = cluster.list(resource)
+        _index(state, everything)
+        _add(state, seen, [o for o in everything if _in_scope(o, scope)])
+        return
+    mirrors, _ = cluster.list(resource, label_selector=m.ownership_label_selector())
+    _index(state, mirrors)
+    for dialect in DIALECTS:
+        if not dialect.source_selector or (dialect.kinds and resource.kind not in dialect.kinds):
+            continue
+        selector = ",".join(s for s in (dialect.source_selector, scope.selector) if s)
+        found, _ = cluster.list(resource, namespace=scope.namespace, label_selector=selector)
+        _index(state, found)
+        _add(state, seen, found)
 
 
 def _in_scope(obj: Obj, scope: Scope) -> bool:

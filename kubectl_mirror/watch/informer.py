@@ -18,7 +18,7 @@ from typing import Any
 
 from kubectl_mirror.engine.model import Obj
 from kubectl_mirror.engine.reconcile import Key, key_of
-from kubectl_mirror.errors import MirrorError
+from kubectl_mirror.errors import ForbiddenError, MirrorError
 from kubectl_mirror.io.cluster import Cluster, Resource
 
 log = logging.getLogger("kubectl_mirror.watch")
@@ -43,6 +43,7 @@ class Informer:
     synced: threading.Event = field(default_factory=threading.Event)
     restarts: Counter[str] = field(default_factory=Counter)
     last_seen: float = field(default_factory=time.monotonic)
+    forbidden: bool = False
     _versions: dict[Key, str] = field(default_factory=dict)
 
     @property
@@ -66,6 +67,12 @@ class Informer:
                         log.info("watch %s restarts: %s", self.name, reason)
                         if reason == "gone":
                             break  # relist
+            except ForbiddenError as err:
+                # RBAC does not let us read this kind: mirror what we may, never block readiness.
+                log.warning("not watching %s: %s", self.name, err.message)
+                self.forbidden = True
+                self.synced.set()
+                return
             except MirrorError as err:
                 failures += 1
                 reason = "stalled" if "timed out" in err.message.lower() else "error"

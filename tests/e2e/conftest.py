@@ -6,13 +6,13 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.live_helpers import ns
+from tests.e2e.live_helpers import Watcher, ns
 
 ROOT = Path(__file__).resolve().parents[2]
 KPT = shutil.which("kpt") or "/usr/lib/google-cloud-sdk/bin/kpt"
@@ -70,3 +70,32 @@ def cluster(apiserver: Any) -> Any:
     for name in ("platform", "team-a", "team-b"):
         ns(apiserver, name)
     return apiserver
+
+
+@pytest.fixture
+def start_watch(apiserver: Any, kubeconfig: Path, e2e_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
+    kubectl = need("kubectl")
+    started: list[Watcher] = []
+
+    def start(*args: str, name: str = "watch") -> Watcher:
+        argv = [
+            kubectl,
+            "mirror",
+            "watch",
+            "--kubeconfig",
+            str(kubeconfig),
+            "-A",
+            "--resync-period",
+            "2",
+            *args,
+        ]
+        watcher = Watcher(argv, e2e_env, tmp_path / f"{name}-{len(started)}.log")
+        started.append(watcher)
+        return watcher
+
+    yield start
+    for watcher in started:
+        if watcher.proc.poll() is None:
+            watcher.proc.kill()
+            watcher.proc.wait(10)
+        watcher.handle.close()

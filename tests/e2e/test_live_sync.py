@@ -296,3 +296,12 @@ def test_sync_output_yaml_masks_secrets_unless_asked(cluster: Any, mirror: Any) 
     assert "created 2, updated 0" in done.stderr
     shown = mirror("sync", "-n", "platform", "--dry-run=client", "-o", "json", "--show-secrets")
     assert [i["data"]["k"] for i in json.loads(shown.stdout)["items"]] == [value, value]
+
+
+def test_kinds_rbac_forbids_are_skipped_with_a_warning(cluster: Any, mirror: Any) -> None:
+    cluster.faults.fail(403, verb="list", resource="services", times=None)
+    source(cluster)
+    done = mirror("sync", "-n", "platform")
+    assert done.returncode == 0, done.stderr
+    assert "warning: not allowed to read services" in done.stderr
+    assert "created 2" in done.stdout

@@ -5,85 +5,17 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.e2e.conftest import ROOT, need
-from tests.e2e.live_helpers import cm, get, ns, source
+from tests.e2e.conftest import ROOT
+from tests.e2e.live_helpers import cm, data_of, get, ns, source, wait_for
 
 pytestmark = pytest.mark.e2e
-
-WAIT = 20.0
-
-
-def wait_for(check: Callable[[], Any], timeout: float = WAIT, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-class Watcher:
-    """One `kubectl mirror watch` process; killed at teardown."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self.handle = log.open("w")
-        self.proc = subprocess.Popen(argv, env=env, stdout=self.handle, stderr=subprocess.STDOUT)
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        code = self.proc.wait(timeout)
-        self.handle.close()
-        return code
-
-
-@pytest.fixture
-def start_watch(apiserver: Any, kubeconfig: Path, e2e_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
-    kubectl = need("kubectl")
-    started: list[Watcher] = []
-
-    def start(*args: str, name: str = "watch") -> Watcher:
-        argv = [
-            kubectl,
-            "mirror",
-            "watch",
-            "--kubeconfig",
-            str(kubeconfig),
-            "-A",
-            "--resync-period",
-            "2",
-            *args,
-        ]
-        watcher = Watcher(argv, e2e_env, tmp_path / f"{name}-{len(started)}.log")
-        started.append(watcher)
-        return watcher
-
-    yield start
-    for watcher in started:
-        if watcher.proc.poll() is None:
-            watcher.proc.kill()
-            watcher.proc.wait(10)
-        watcher.handle.close()
-
-
-def data_of(apiserver: Any, kubectl: Any, namespace: str, name: str = "settings") -> Any:
-    obj = get(apiserver, kubectl, "configmap", namespace, name)
-    return obj["data"] if obj else None
 
 
 @pytest.fixture
@@ -253,3 +185,13 @@ def test_sigterm_finishes_cleanly(world: Any, start_watch: Any, kubectl: Any) ->
     wait_for(lambda: data_of(world, kubectl, "team-a"), what="mirrors")
     assert watcher.stop(signal.SIGTERM) == 0
     assert "Traceback" not in watcher.output()
+
+
+def test_a_kind_rbac_forbids_does_not_block_readiness(world: Any, start_watch: Any, kubectl: Any) -> None:
+    world.faults.fail(403, verb="list", resource="services", times=None)
+    watcher = start_watch("--health-addr", "127.0.0.1:0")
+    source(world)
+    wait_for(lambda: data_of(world, kubectl, "team-a"), what="mirrors despite a forbidden kind")
+    line = next(x for x in watcher.output().splitlines() if "health on" in x)
+    assert urllib.request.urlopen(f"http://{line.split()[-1]}/readyz", timeout=5).read() == b"ok\n"
+    assert "not watching services" in watcher.output()
