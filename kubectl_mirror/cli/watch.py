@@ -77,7 +77,8 @@ def watch(
 
     if log_format not in ("text", "json"):
         raise InputError(f"unknown log format {log_format!r} (text or json)", Ref(), "--log-format")
-    for pattern in source_namespaces or []:
+    source_namespaces = [p for entry in source_namespaces or [] for p in entry.split(",") if p.strip()]
+    for pattern in source_namespaces:
         try:
             compile_glob(pattern)
         except GlobError as err:

@@ -195,3 +195,33 @@ def test_a_kind_rbac_forbids_does_not_block_readiness(world: Any, start_watch: A
     line = next(x for x in watcher.output().splitlines() if "health on" in x)
     assert urllib.request.urlopen(f"http://{line.split()[-1]}/readyz", timeout=5).read() == b"ok\n"
     assert "not watching services" in watcher.output()
+
+
+def test_source_namespaces_limit_who_may_publish(world: Any, start_watch: Any, kubectl: Any) -> None:
+    ns(world, "rogue")
+    cm(
+        world,
+        "hijack",
+        "rogue",
+        data={"x": "1"},
+        labels={"kubectl-mirror.io/source": "true"},
+        annotations={"kubectl-mirror.io/targets": "team-a"},
+    )
+    source(world)
+    start_watch("--source-namespaces", "plat*,shared-*")
+    wait_for(lambda: data_of(world, kubectl, "team-a"), what="mirror of the allowed publisher")
+    time.sleep(1.0)
+    assert data_of(world, kubectl, "team-a", "hijack") is None
+
+
+def test_require_consent_mirrors_only_into_namespaces_that_opted_in(
+    world: Any, start_watch: Any, kubectl: Any
+) -> None:
+    source(world, targets="team-a,team-b")
+    kubectl("label", "namespace", "team-a", "kubectl-mirror.io/accept=true")
+    start_watch("--require-consent")
+    wait_for(lambda: data_of(world, kubectl, "team-a"), what="mirror where consent was given")
+    time.sleep(1.0)
+    assert data_of(world, kubectl, "team-b") is None
+    kubectl("label", "namespace", "team-b", "kubectl-mirror.io/accept=true")
+    wait_for(lambda: data_of(world, kubectl, "team-b"), what="mirror after consent")
