@@ -24,35 +24,23 @@ DryRunOpt = Annotated[str, typer.Option("--dry-run", help="none, client or serve
 OutputOpt = Annotated[str | None, typer.Option("--output", "-o", help="name, yaml or json.")]
 
 
-def _plan(
-    *,
-    kubeconfig: str | None,
-    context: str | None,
-    namespace: str | None,
-    all_namespaces: bool,
-    selector: str | None,
-    request_timeout: str | None,
-    max_targets: int,
-    allow_kinds: list[str] | None,
-    include_namespaces: list[str] | None,
-    exclude_namespaces: list[str] | None,
-    adopt: bool = False,
-) -> Any:
+def _plan(given: dict[str, Any], *, adopt: bool = False) -> Any:
+    """Connect and plan from a command's shared flags (its `locals()`)."""
     from kubectl_mirror.live.plan import make_plan
 
     options = flags.engine_options(
-        max_targets=max_targets,
-        allow_kinds=allow_kinds,
-        include_namespaces=include_namespaces,
-        exclude_namespaces=exclude_namespaces,
+        max_targets=given["max_targets"],
+        allow_kinds=given["allow_kinds"],
+        include_namespaces=given["include_namespaces"],
+        exclude_namespaces=given["exclude_namespaces"],
     )
     cluster, scope = flags.connect(
-        kubeconfig=kubeconfig,
-        context=context,
-        namespace=namespace,
-        all_namespaces=all_namespaces,
-        selector=selector,
-        request_timeout=request_timeout,
+        kubeconfig=given["kubeconfig"],
+        context=given["context"],
+        namespace=given["namespace"],
+        all_namespaces=given["all_namespaces"],
+        selector=given["selector"],
+        request_timeout=given["request_timeout"],
     )
     return cluster, make_plan(cluster, scope=scope, options=options, adopt=adopt)
 
@@ -83,19 +71,7 @@ def sync(
 
     _check_choice(dry_run, ("none", "client", "server"), "--dry-run")
     _check_choice(output, (None, "name", "yaml", "json"), "--output")
-    cluster, plan = _plan(
-        kubeconfig=kubeconfig,
-        context=context,
-        namespace=namespace,
-        all_namespaces=all_namespaces,
-        selector=selector,
-        request_timeout=request_timeout,
-        max_targets=max_targets,
-        allow_kinds=allow_kinds,
-        include_namespaces=include_namespaces,
-        exclude_namespaces=exclude_namespaces,
-        adopt=adopt,
-    )
+    cluster, plan = _plan(locals(), adopt=adopt)
     print_results(plan.results)
     if show_diff:
         from kubectl_mirror.cli.diffs import diff_text
@@ -180,18 +156,7 @@ def status(
     from kubectl_mirror.cli.status_view import rows_of, table, wide
 
     _check_choice(output, (None, "wide", "yaml", "json"), "--output")
-    _, plan = _plan(
-        kubeconfig=kubeconfig,
-        context=context,
-        namespace=namespace,
-        all_namespaces=all_namespaces,
-        selector=selector,
-        request_timeout=request_timeout,
-        max_targets=max_targets,
-        allow_kinds=allow_kinds,
-        include_namespaces=include_namespaces,
-        exclude_namespaces=exclude_namespaces,
-    )
+    _, plan = _plan(locals())
     print_results(plan.results)
     rows = rows_of(plan)
     if output in ("yaml", "json"):
@@ -221,18 +186,7 @@ def diff(
     """Show, like `kubectl diff`, what `sync` would change. Exits 1 when there are changes."""
     from kubectl_mirror.cli.diffs import diff_text
 
-    _, plan = _plan(
-        kubeconfig=kubeconfig,
-        context=context,
-        namespace=namespace,
-        all_namespaces=all_namespaces,
-        selector=selector,
-        request_timeout=request_timeout,
-        max_targets=max_targets,
-        allow_kinds=allow_kinds,
-        include_namespaces=include_namespaces,
-        exclude_namespaces=exclude_namespaces,
-    )
+    _, plan = _plan(locals())
     print_results(plan.results)
     text = diff_text(plan.actions, show_secrets)
     sys.stdout.write(text)
@@ -263,18 +217,7 @@ def prune(
 
     _check_choice(dry_run, ("none", "client", "server"), "--dry-run")
     _check_choice(output, (None, "name"), "--output")
-    cluster, plan = _plan(
-        kubeconfig=kubeconfig,
-        context=context,
-        namespace=namespace,
-        all_namespaces=all_namespaces,
-        selector=selector,
-        request_timeout=request_timeout,
-        max_targets=max_targets,
-        allow_kinds=allow_kinds,
-        include_namespaces=include_namespaces,
-        exclude_namespaces=exclude_namespaces,
-    )
+    cluster, plan = _plan(locals())
     print_results(plan.results)
     if not yes:
         for action in plan.prune:
