@@ -1,0 +1,411 @@
+"""Live sync benchmark: `kubectl-mirror sync -A` against the project's API server. Prints figures.
+
+    python3 bench/sync.py                        # 1,000 sources x 200 namespaces = 200,000 mirrors
+    python3 bench/sync.py --quick                # 50 x 20, a smoke run
+    python3 bench/sync.py --sources 1000 --namespaces 20 --timeout 1500
+
+The API server (tests/apiserver) runs in a child process, `bench/sync.py --serve`, so its
+memory and CPU are not mixed with ours or kubectl-mirror's. It seeds itself in-process (no HTTP):
+the namespaces team-0..team-N-1 and the sources in `default`, half ConfigMaps and half Secrets,
+each labeled `kubectl-mirror.io/source: "true"` with `kubectl-mirror.io/targets: "*"` (the
+protected kube-* namespaces and the source's own are left out, so every source has exactly N
+targets). The parent then runs the real console script three times, each in its own process:
+
+1. first sync: creates every mirror;
+2. second sync: must write nothing;
+3. after a merge patch (over HTTP) of one source's data: must write exactly that source's mirrors.
+
+For each: wall time, peak RSS (`os.wait4`), where the wall time went (start-up before the first
+request, reading and planning until the first write, writing, the rest), and the requests the
+server saw by verb, taken from its request log (`ApiServer.log`) through a line protocol on the
+child's stdin/stdout. A check line says whether the run kept its promise: writes = mirrors that
+had to change, lists only across all namespaces (never one per namespace). `--timeout` stops a
+sync that takes too long and reports the write rate it had reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+REPO = Path(__file__).resolve().parent.parent
+# The console script next to this interpreter: a version manager's shim (pyenv) is a shell script
+# whose own start-up would be counted against ours.
+BIN = Path(sys.executable).parent
+SOURCE_NAMESPACE = "default"
+CHANGED = 0  # index of the source the third sync is about (a ConfigMap: even indexes are)
+MIB = 1024 * 1024
+
+
+# --- the server process ----------------------------------------------------------------------
+
+
+def source_name(index: int) -> str:
+    return f"src-{index:04d}"
+
+
+def make_source(index: int) -> dict[str, Any]:
+    """A ConfigMap (even index) or an Opaque Secret (odd) with a few keys, targeting every namespace."""
+    data = {
+        "app.properties": f"name=app-{index}\nreplicas=3\nlog.level=info\n" + "x" * 120,
+        "endpoint": f"https://svc-{index}.example.internal:8443",
+        "region": "eu-west-1",
+    }
+    meta = {
+        "name": source_name(index),
+        "namespace": SOURCE_NAMESPACE,
+        "labels": {"kubectl-mirror.io/source": "true", "app": f"app-{index}"},
+        "annotations": {"kubectl-mirror.io/targets": "*"},
+    }
+    if index % 2 == 0:
+        return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
+    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": meta, "data": encoded}
+
+
+def serve(args: argparse.Namespace) -> None:
+    """The child: seed, print `ready`, then answer `report` lines until stdin closes."""
+    sys.path.insert(0, str(REPO))
+    from tests.apiserver.requestlog import Record, RequestLog
+    from tests.apiserver.server import ApiServer
+
+    class TimedLog(RequestLog):
+        """The request log, plus the wall-clock times of the first/last request and write."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.times: dict[str, float] = {}
+
+        def add(self, record: Record) -> None:
+            now = time.time()
+            super().add(record)
+            with self._lock:
+                self.times.setdefault("first_request", now)
+                self.times["last_request"] = now
+                if record.is_write:
+                    self.times.setdefault("first_write", now)
+                    self.times["last_write"] = now
+
+        def clear(self) -> None:
+            super().clear()
+            with self._lock:
+                self.times = {}
+
+    started = time.perf_counter()
+    server = ApiServer(history=10_000)
+    server.log = TimedLog()
+    for n in range(args.namespaces):
+        server.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"team-{n}"}})
+    for s in range(args.sources):
+        server.create(make_source(s))
+    seeded = time.perf_counter() - started
+    for verb in ("create", "update", "patch", "delete"):
+        if args.latency:
+            server.faults.delay(args.latency / 1000, verb=verb, times=None)
+    with server:
+        server.write_kubeconfig(args.kubeconfig)
+        server.log.clear()
+        print(json.dumps({"ready": True, "url": server.url, "seed_seconds": seeded}), flush=True)
+        for line in sys.stdin:
+            if line.strip() == "report":
+                print(json.dumps(summarize(server.log)), flush=True)
+                server.log.clear()
+
+
+def summarize(log: Any) -> dict[str, Any]:
+    """What the clients asked since the last report: verbs, lists, writes and their targets."""
+    records = log.records
+    lists = [r for r in records if r.verb == "list"]
+    writes = [r for r in records if r.is_write]
+    return {
+        "requests": len(records),
+        "by_verb": dict(Counter(r.verb for r in records)),
+        "lists": dict(
+            Counter(
+                f"{r.resource} in {r.namespace or 'all namespaces'}"
+                + (f" -l {r.query['labelSelector']}" if r.query.get("labelSelector") else "")
+                for r in lists
+            )
+        ),
+        "namespaced_lists": sum(1 for r in lists if r.namespace),
+        "writes": len(writes),
+        "written": sorted({f"{r.resource}/{r.namespace}/{r.name}" for r in writes})
+        if len(writes) <= 5000
+        else None,
+        "not_ok": dict(Counter(str(r.status) for r in records if not 200 <= r.status < 300)),
+        "times": dict(log.times),
+        "server_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
+# --- the parent: one server, three syncs -----------------------------------------------------
+
+
+class Server:
+    """The `--serve` child, spoken to one JSON line at a time."""
+
+    def __init__(self, *, sources: int, namespaces: int, kubeconfig: Path, latency: float = 0.0) -> None:
+        argv = [sys.executable, __file__, "--serve", "--kubeconfig", str(kubeconfig)]
+        argv += ["--sources", str(sources), "--namespaces", str(namespaces), "--latency", str(latency)]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.hello = self._read()
+        self.url: str = self.hello["url"]
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"the API server exited ({self.proc.wait()})")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def report(self) -> dict[str, Any]:
+        """Everything the server saw since the last report (the log is cleared)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("report\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def stop(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.terminate()
+        self.proc.wait()
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished kubectl-mirror process."""
+
+    wall: float
+    peak_rss: int  # bytes
+    returncode: int
+    summary: str  # its last line of output
+    started: float  # time.time() at spawn
+    ended: float
+    timed_out: bool
+
+
+def measure(argv: Sequence[str], *, timeout: float | None) -> Run:
+    """Run argv; output to a temporary file (the first sync prints one line per mirror)."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as out:
+        started = time.time()
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        killer = threading.Timer(timeout, proc.kill) if timeout else None
+        if killer:
+            killer.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        if killer:
+            killer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        last = _last_line(out)
+    timed_out = timeout is not None and proc.returncode < 0 and wall >= timeout
+    # ru_maxrss is in KiB on Linux.
+    return Run(wall, usage.ru_maxrss * 1024, proc.returncode, last, started, time.time(), timed_out)
+
+
+def _last_line(handle: IO[str]) -> str:
+    last = ""
+    for line in handle:
+        if line.strip():
+            last = line.strip()
+    return last
+
+
+def sync_argv(kubeconfig: Path, *, profile: Path | None) -> list[str]:
+    args = ["sync", "-A", "--max-targets", "1000", "--kubeconfig", str(kubeconfig)]
+    if profile is None:
+        script = BIN / "kubectl-mirror"
+        if script.exists():
+            return [str(script), *args]
+        return [sys.executable, "-c", "from kubectl_mirror.cli.main import main; main()", *args]
+    # cProfile.run catches the SystemExit of main() and still writes the profile.
+    code = (
+        "import cProfile, sys; from kubectl_mirror.cli.main import main; "
+        f"sys.argv = ['kubectl-mirror', *{args!r}]; cProfile.run('main()', {str(profile)!r})"
+    )
+    return [sys.executable, "-c", code]
+
+
+def patch_source(url: str, index: int) -> None:
+    """Change one source's data over HTTP, as a user would with `kubectl patch`."""
+    host, _, port = url.removeprefix("http://").rpartition(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    kind = "configmaps" if index % 2 == 0 else "secrets"
+    region = f"eu-central-{time.time_ns()}"  # a new value each time: a patch that changes nothing is no event
+    value = region if kind == "configmaps" else base64.b64encode(region.encode()).decode()
+    try:
+        conn.request(
+            "PATCH",
+            f"/api/v1/namespaces/{SOURCE_NAMESPACE}/{kind}/{source_name(index)}",
+            body=json.dumps({"data": {"region": value}}),
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        resp = conn.getresponse()
+        resp.read()
+        if resp.status != 200:
+            raise SystemExit(f"patching {source_name(index)} failed with HTTP {resp.status}")
+    finally:
+        conn.close()
+
+
+# --- printing --------------------------------------------------------------------------------
+
+
+def phases(run: Run, seen: dict[str, Any]) -> str:
+    """Where the wall time went, from the server's first/last request and write times."""
+    t = seen["times"]
+    if not t:
+        return "no request reached the server"
+    first, last = t["first_request"], t["last_request"]
+    if "first_write" not in t:
+        return (
+            f"start-up {first - run.started:.2f} s, reading {last - first:.2f} s, "
+            f"after the last request {run.ended - last:.2f} s (planning, exit)"
+        )
+    return (
+        f"start-up {first - run.started:.2f} s, reading+planning {t['first_write'] - first:.2f} s, "
+        f"writing {t['last_write'] - t['first_write']:.2f} s, after {run.ended - t['last_write']:.2f} s"
+    )
+
+
+def check(seen: dict[str, Any], expected: set[str] | int, run: Run) -> str:
+    """The promise of each sync: exactly the expected writes, no per-namespace lists."""
+    problems = []
+    if isinstance(expected, int):
+        if seen["writes"] != expected:
+            problems.append(f"{seen['writes']} writes, expected {expected}")
+    elif set(seen["written"] or ()) != expected:
+        written = set(seen["written"] or ())
+        problems.append(
+            f"{len(written)} objects written, expected {len(expected)} "
+            f"({len(written - expected)} unexpected, {len(expected - written)} missing)"
+        )
+    if seen["namespaced_lists"]:
+        problems.append(f"{seen['namespaced_lists']} per-namespace lists")
+    if seen["not_ok"]:
+        problems.append(f"non-2xx answers {seen['not_ok']}")
+    if run.returncode != 0:
+        problems.append(f"exit {run.returncode}")
+    return "ok" if not problems else "FAILED: " + "; ".join(problems)
+
+
+def print_run(title: str, run: Run, seen: dict[str, Any], verdict: str, *, same_lists: bool) -> None:
+    verbs = ", ".join(f"{v} {n}" for v, n in sorted(seen["by_verb"].items()))
+    print(f"{title}")
+    print(f"  wall {run.wall:8.2f} s    peak RSS {run.peak_rss / MIB:6.0f} MiB    exit {run.returncode}")
+    print(f"  output: {run.summary}")
+    print(f"  time:   {phases(run, seen)}")
+    if seen["writes"] and seen["times"].get("first_write"):
+        span = seen["times"]["last_write"] - seen["times"]["first_write"]
+        rate = seen["writes"] / span if span > 0 else float("inf")
+        print(f"  writes: {seen['writes']} ({rate:.0f}/s while writing)")
+    print(f"  requests {seen['requests']}: {verbs}")
+    if not same_lists:
+        for query, count in sorted(seen["lists"].items()):
+            print(f"    list {query}" + (f"  ({count} pages)" if count > 1 else ""))
+    else:
+        print("    (the same lists as the sync before)")
+    print(f"  check:  {verdict}")
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.serve:
+        serve(args)
+        return
+    mirrors = args.sources * args.namespaces
+    print(
+        f"kubectl-mirror sync -A: {args.sources} sources x {args.namespaces} namespaces = "
+        f"{mirrors:,} mirrors; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load()}"
+    )
+    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+        kubeconfig = Path(tmp) / "kubeconfig"
+        server = Server(
+            sources=args.sources, namespaces=args.namespaces, kubeconfig=kubeconfig, latency=args.latency
+        )
+        try:
+            print(f"server seeded in {server.hello['seed_seconds']:.2f} s (separate process, {server.url})")
+            if args.latency:
+                print(f"every write waits {args.latency:g} ms in the server (--latency)")
+            runs(args, server, kubeconfig)
+        finally:
+            server.stop()
+
+
+def runs(args: argparse.Namespace, server: Server, kubeconfig: Path) -> None:
+    mirrors = args.sources * args.namespaces
+    kind = "configmaps" if CHANGED % 2 == 0 else "secrets"
+    targets = {f"{kind}/team-{n}/{source_name(CHANGED)}" for n in range(args.namespaces)}
+    profile = Path(args.profile) if args.profile else None
+    steps: list[tuple[str, str, set[str] | int]] = [
+        ("first", "1. first sync (creates every mirror)", mirrors),
+        ("second", "2. second sync (nothing changed: zero writes)", 0),
+        ("changed", f"3. after one source changed ({source_name(CHANGED)}: exactly its targets)", targets),
+    ]
+    seen: dict[str, Any] = {}
+    lists: dict[str, int] = {}
+    for key, title, expected in steps:
+        if key == "changed":
+            patch_source(server.url, CHANGED)
+            server.report()  # the patch itself is not the sync's
+        prof = profile / f"{key}.prof" if profile else None
+        if prof:
+            prof.parent.mkdir(parents=True, exist_ok=True)
+        run = measure(sync_argv(kubeconfig, profile=prof), timeout=args.timeout)
+        seen = server.report()
+        print_run(title, run, seen, check(seen, expected, run), same_lists=seen["lists"] == lists)
+        lists = seen["lists"]
+        if run.timed_out:
+            print(f"  stopped after --timeout {args.timeout:.0f} s; the later syncs were not run")
+            break
+    print(f"server peak RSS {seen['server_peak_rss'] / MIB:.0f} MiB (separate process, not counted above)")
+    print(f"load average at the end: {load()} (other work on the machine inflates wall times)")
+    if profile:
+        print(f"profiles: {profile}/*.prof (python -m pstats)")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--sources", type=int, default=1000)
+    parser.add_argument("--namespaces", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="50 sources x 20 namespaces")
+    parser.add_argument("--timeout", type=float, help="stop a sync after this many seconds")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="milliseconds every write waits in the server, as a real one waits for etcd",
+    )
+    parser.add_argument("--profile", help="directory: run each sync under cProfile, one .prof each")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--kubeconfig", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sources, args.namespaces = 50, 20
+    return args
+
+
+if __name__ == "__main__":
+    main()
