@@ -211,9 +211,7 @@ def generate(root: Path, *, sources: int, namespaces: int, transforms: bool) -> 
     render_dir = root / "input"
     render_dir.mkdir(parents=True)
     (render_dir / "sources.yaml").write_text(source_text)
-    (render_dir / "namespaces.yaml").write_text(
-        dump_stream([make_namespace(i) for i in range(namespaces)])
-    )
+    (render_dir / "namespaces.yaml").write_text(dump_stream([make_namespace(i) for i in range(namespaces)]))
     top = write_kustomize_tree(root / "kustomize", source_text, namespaces=namespaces)
     return Inputs(root, render_dir, top, sources, namespaces, sum(flags))
 
@@ -362,8 +360,7 @@ def step_kustomize(inputs: Inputs, render: Run | None, timeout: float, report: R
     else:
         objects = inputs.sources * inputs.namespaces
         report.add(
-            f"kubectl kustomize ({shape}): {run.wall:.1f} s, "
-            f"{objects / run.wall:,.0f} objects/s, {rss}"
+            f"kubectl kustomize ({shape}): {run.wall:.1f} s, {objects / run.wall:,.0f} objects/s, {rss}"
         )
     if render is None or not render.ok:
         return
@@ -535,9 +532,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     root = Path(tempfile.mkdtemp(prefix="kubectl-mirror-bench-"))
     try:
         transforms = transforms_available()
-        inputs = generate(
-            root, sources=args.sources, namespaces=args.namespaces, transforms=transforms
-        )
+        inputs = generate(root, sources=args.sources, namespaces=args.namespaces, transforms=transforms)
         header(args, inputs, transforms)
         report = Report()
         if not transforms:
