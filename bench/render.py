@@ -517,6 +517,8 @@ def header(args: argparse.Namespace, inputs: Inputs, transforms: bool) -> None:
         f"(libyaml: {'yes' if hasattr(yaml, 'CSafeDumper') else 'NO'}), "
         f"{os.cpu_count()} CPUs, inputs in {inputs.root}"
     )
+    # Wall times are only comparable on a quiet machine; say how busy this one was.
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (on {os.cpu_count()} CPUs)")
     if transforms:
         print(f"{inputs.with_transforms} sources carry a Jinja transform (data.owner)")
     else:
@@ -563,6 +565,7 @@ def print_table(report: Report) -> None:
         print(f"{figure:<{width}}  {target}".rstrip())
     for note in report.notes:
         print(f"note: {note}")
+    print(f"load average at end: {os.getloadavg()[0]:.2f} (wall times are noisy when it is high)")
 
 
 if __name__ == "__main__":
