@@ -103,6 +103,10 @@ def render(
     }
     options = build_engine_options(RawOptions({k: v for k, v in raw.items() if v is not None}))
     items = read_inputs(paths or ["-"])
+    # The inputs live until exit: keep the collector from walking them again and again.
+    import gc
+
+    gc.freeze()
     outcome = render_all(items, options)
     print_results(outcome.results)
     if outcome.failed:
@@ -115,12 +119,15 @@ def render(
     if output_dir is not None:
         _write_dir(output_dir, outcome.mirrors, check=check)
         return
-    from kubectl_mirror.io.emit import json_list, yaml_stream
+    from kubectl_mirror.io.emit import json_list, write_yaml_stream
 
     objs = list(outcome.mirrors)
     if all_:
         objs = _passthrough(items, outcome) + objs
-    sys.stdout.write(yaml_stream(objs) if output == "yaml" else json_list(objs))
+    if output == "yaml":
+        write_yaml_stream(objs, sys.stdout)
+    else:
+        sys.stdout.write(json_list(objs))
 
 
 def _passthrough(items: list, outcome: object) -> list:  # type: ignore[type-arg]

@@ -40,6 +40,10 @@ class Prepared:
     labels: dict[str, str]
     annotations: dict[str, str]
     fixed_hash: str  # content hash when no transform can vary it per target, else ""
+    # The mirror metadata maps every untransformed mirror shares (sorted, hash stamped): built
+    # once per source, not once per mirror. Nothing may mutate them.
+    shared_labels: dict[str, str] | None = None
+    shared_annotations: dict[str, str] | None = None
 
 
 def canonical(value: Any) -> Any:
@@ -126,7 +130,9 @@ def prepare(source: Source, options: EngineOptions) -> Prepared:
     labels = {**copied_metadata(meta.get("labels"), options), **own_labels}
     annotations = {**copied_metadata(meta.get("annotations"), options), **own_annotations}
     fixed = "" if source.spec.transforms else content_hash(body, labels, annotations)
-    return Prepared(source, body, labels, annotations, fixed)
+    shared_labels = dict(sorted(labels.items()))
+    shared_annotations = dict(sorted({**annotations, m.CONTENT_HASH: fixed}.items())) if fixed else None
+    return Prepared(source, body, labels, annotations, fixed, shared_labels, shared_annotations)
 
 
 def assemble(
@@ -151,14 +157,26 @@ def assemble(
         else content_hash(body, labels, annotations)
     )
     obj = prepared.source.obj
+    if labels is prepared.labels and prepared.shared_labels is not None:
+        sorted_labels = prepared.shared_labels
+    else:
+        sorted_labels = dict(sorted(labels.items()))
+    if (
+        annotations is prepared.annotations
+        and digest == prepared.fixed_hash
+        and prepared.shared_annotations is not None
+    ):
+        sorted_annotations = prepared.shared_annotations
+    else:
+        sorted_annotations = dict(sorted({**annotations, m.CONTENT_HASH: digest}.items()))
     return {
         "apiVersion": obj.get("apiVersion"),
         "kind": obj.get("kind"),
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "labels": dict(sorted(labels.items())),
-            "annotations": dict(sorted({**annotations, m.CONTENT_HASH: digest}.items())),
+            "labels": sorted_labels,
+            "annotations": sorted_annotations,
         },
         **body,
     }

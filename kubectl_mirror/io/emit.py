@@ -8,6 +8,7 @@ strings are written as literal blocks so rendered config files stay readable in 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,14 +30,50 @@ def _str(dumper: Any, value: str) -> Any:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+# A line ending in a space, or a control character other than a newline (tab included).
+_AWKWARD = re.compile(r" \n| $|[\x00-\x09\x0b-\x1f]")
+
+
 def _awkward(value: str) -> bool:
     """Strings a literal block cannot hold faithfully (trailing spaces, tabs, control chars)."""
-    return any(line != line.rstrip(" ") for line in value.split("\n")) or any(
-        ord(c) < 32 and c not in "\n" for c in value
-    )
+    return _AWKWARD.search(value) is not None
 
 
 _MirrorDumper.add_representer(str, _str)
+
+_SCALARS = (str, int, float, bool, type(None))
+_SHARED_LIMIT = 20_000
+
+
+class _StreamDumper(_MirrorDumper):
+    """For a stream of mirrors: a flat mapping met again (a source's data, labels, annotations are
+    one object shared by all its mirrors) reuses the node built the first time. The emitter forgets
+    nodes between documents, so no anchor can appear; within a document a node is used once."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shared: dict[int, tuple[Any, Any]] = {}
+        self._used: set[int] = set()
+
+    def represent(self, data: Any) -> None:
+        self._used = set()
+        super().represent(data)
+
+    def represent_data(self, data: Any) -> Any:
+        if type(data) is not dict:
+            return super().represent_data(data)
+        key = id(data)
+        hit = self._shared.get(key)
+        if hit is not None and hit[0] is data and key not in self._used:
+            self._used.add(key)
+            return hit[1]
+        node = super().represent_data(data)
+        if all(type(v) in _SCALARS for v in data.values()):
+            if len(self._shared) >= _SHARED_LIMIT:
+                self._shared.clear()
+            self._shared[key] = (data, node)
+            self._used.add(key)
+        return node
 
 
 def to_yaml(obj: Any) -> str:
@@ -59,7 +96,7 @@ def yaml_stream(objs: Sequence[Any]) -> str:
     return str(
         yaml.dump_all(
             objs,
-            Dumper=_MirrorDumper,
+            Dumper=_StreamDumper,
             sort_keys=False,
             default_flow_style=False,
             allow_unicode=True,
@@ -67,6 +104,21 @@ def yaml_stream(objs: Sequence[Any]) -> str:
             explicit_start=True,
         )
     )
+
+
+def write_yaml_stream(objs: Sequence[Any], out: Any) -> None:
+    """`yaml_stream` written straight to `out` (a text stream), never held whole in memory."""
+    if objs:
+        yaml.dump_all(
+            objs,
+            out,
+            Dumper=_StreamDumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=True,
+            width=1 << 30,
+            explicit_start=True,
+        )
 
 
 def json_list(objs: Sequence[Any]) -> str:

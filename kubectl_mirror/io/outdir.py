@@ -25,12 +25,18 @@ KUSTOMIZATION = "kustomization.yaml"
 
 @dataclass(frozen=True)
 class Plan:
-    writes: dict[str, str]  # relative path -> content
+    # relative path -> the mirror, serialized only when compared or written, so 200,000 mirrors
+    # never sit in memory as text at once (the kustomization is text already).
+    writes: dict[str, Obj | str]
     removals: tuple[str, ...]  # relative paths we wrote earlier and no longer produce
+
+    def text(self, rel: str) -> str:
+        value = self.writes[rel]
+        return value if isinstance(value, str) else to_yaml(value)
 
     def changed(self, root: Path) -> list[str]:
         """Relative paths whose content on disk differs from the plan (for --check)."""
-        out = [p for p, text in sorted(self.writes.items()) if _read(root / p) != text]
+        out = [p for p in sorted(self.writes) if _read(root / p) != self.text(p)]
         return out + list(self.removals)
 
 
@@ -68,7 +74,7 @@ def _ours(path: Path) -> bool:
 
 
 def plan(root: Path, mirrors: Sequence[Obj]) -> Plan:
-    writes = {file_name(obj): to_yaml(obj) for obj in mirrors}
+    writes: dict[str, Obj | str] = {file_name(obj): obj for obj in mirrors}
     resources = sorted(writes)
     body = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n"
     body += "".join(f"- {r}\n" for r in resources) if resources else ""
@@ -100,10 +106,12 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def apply(root: Path, planned: Plan) -> None:
     """Write changed files (each atomically), the kustomization last, then remove stale files."""
-    for rel, text in sorted(planned.writes.items()):
-        if rel != KUSTOMIZATION and _read(root / rel) != text:
-            _atomic_write(root / rel, text)
-    _atomic_write(root / KUSTOMIZATION, planned.writes[KUSTOMIZATION])
+    for rel in sorted(planned.writes):
+        if rel != KUSTOMIZATION:
+            text = planned.text(rel)
+            if _read(root / rel) != text:
+                _atomic_write(root / rel, text)
+    _atomic_write(root / KUSTOMIZATION, planned.text(KUSTOMIZATION))
     for rel in planned.removals:
         path = root / rel
         path.unlink(missing_ok=True)
