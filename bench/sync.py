@@ -100,37 +100,40 @@ def serve(args: argparse.Namespace) -> None:
                     self.times.setdefault("first_write", now)
                     self.times["last_write"] = now
 
-        def clear(self) -> None:
-            super().clear()
+        def take(self) -> tuple[list[Record], dict[str, float]]:
+            """Everything logged so far, and an empty log, in one step: a client running
+            meanwhile (bench/watch.py's) loses no request between the read and the clear."""
             with self._lock:
-                self.times = {}
+                records, self._records = self._records, []
+                times, self.times = self.times, {}
+            return records, times
 
     started = time.perf_counter()
     server = ApiServer(history=10_000)
-    server.log = TimedLog()
     for n in range(args.namespaces):
         server.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"team-{n}"}})
     for s in range(args.sources):
         server.create(make_source(s))
     seeded = time.perf_counter() - started
-    for verb in ("create", "update", "patch", "delete"):
-        if args.latency:
+    if args.latency:
+        for verb in ("create", "update", "patch", "delete"):
             server.faults.delay(args.latency / 1000, verb=verb, times=None)
+    log = TimedLog()
+    server.log = log
     with server:
         server.write_kubeconfig(args.kubeconfig)
-        server.log.clear()
         print(json.dumps({"ready": True, "url": server.url, "seed_seconds": seeded}), flush=True)
         for line in sys.stdin:
             if line.strip() == "report":
-                print(json.dumps(summarize(server.log)), flush=True)
-                server.log.clear()
+                stored = sum(server.store.count(bucket) for bucket in ("configmaps", "secrets"))
+                print(json.dumps(summarize(*log.take(), objects=stored)), flush=True)
 
 
-def summarize(log: Any) -> dict[str, Any]:
+def summarize(records: list[Any], times: dict[str, float], *, objects: int) -> dict[str, Any]:
     """What the clients asked since the last report: verbs, lists, writes and their targets."""
-    records = log.records
     lists = [r for r in records if r.verb == "list"]
     writes = [r for r in records if r.is_write]
+    written = {f"{r.resource}/{r.namespace}/{r.name}" for r in writes}
     return {
         "requests": len(records),
         "by_verb": dict(Counter(r.verb for r in records)),
@@ -143,11 +146,11 @@ def summarize(log: Any) -> dict[str, Any]:
         ),
         "namespaced_lists": sum(1 for r in lists if r.namespace),
         "writes": len(writes),
-        "written": sorted({f"{r.resource}/{r.namespace}/{r.name}" for r in writes})
-        if len(writes) <= 5000
-        else None,
+        # A POST names no object in its URL: creates appear as `resource/namespace/`.
+        "written": sorted(written) if len(written) <= 5000 else None,
+        "objects": objects,
         "not_ok": dict(Counter(str(r.status) for r in records if not 200 <= r.status < 300)),
-        "times": dict(log.times),
+        "times": times,
         "server_peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }
 
@@ -192,6 +195,7 @@ class Run:
     """One finished kubectl-mirror process."""
 
     wall: float
+    cpu: float  # user + system seconds of the process: less sensitive than wall to a busy machine
     peak_rss: int  # bytes
     returncode: int
     summary: str  # its last line of output
@@ -218,7 +222,8 @@ def measure(argv: Sequence[str], *, timeout: float | None) -> Run:
         last = _last_line(out)
     timed_out = timeout is not None and proc.returncode < 0 and wall >= timeout
     # ru_maxrss is in KiB on Linux.
-    return Run(wall, usage.ru_maxrss * 1024, proc.returncode, last, started, time.time(), timed_out)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, cpu, usage.ru_maxrss * 1024, proc.returncode, last, started, time.time(), timed_out)
 
 
 def _last_line(handle: IO[str]) -> str:
@@ -286,18 +291,21 @@ def phases(run: Run, seen: dict[str, Any]) -> str:
     )
 
 
-def check(seen: dict[str, Any], expected: set[str] | int, run: Run) -> str:
-    """The promise of each sync: exactly the expected writes, no per-namespace lists."""
+def check(seen: dict[str, Any], expected: set[str] | int, run: Run, *, objects: int) -> str:
+    """The promise of each sync: exactly the expected writes (a count, or the objects updated),
+    every mirror in place afterwards, no per-namespace lists, no errors."""
     problems = []
-    if isinstance(expected, int):
-        if seen["writes"] != expected:
-            problems.append(f"{seen['writes']} writes, expected {expected}")
-    elif set(seen["written"] or ()) != expected:
+    count = expected if isinstance(expected, int) else len(expected)
+    if seen["writes"] != count:
+        problems.append(f"{seen['writes']} writes, expected {count}")
+    if isinstance(expected, set) and set(seen["written"] or ()) != expected:
         written = set(seen["written"] or ())
         problems.append(
             f"{len(written)} objects written, expected {len(expected)} "
             f"({len(written - expected)} unexpected, {len(expected - written)} missing)"
         )
+    if seen["objects"] != objects:
+        problems.append(f"{seen['objects']} ConfigMaps and Secrets stored, expected {objects}")
     if seen["namespaced_lists"]:
         problems.append(f"{seen['namespaced_lists']} per-namespace lists")
     if seen["not_ok"]:
@@ -310,7 +318,10 @@ def check(seen: dict[str, Any], expected: set[str] | int, run: Run) -> str:
 def print_run(title: str, run: Run, seen: dict[str, Any], verdict: str, *, same_lists: bool) -> None:
     verbs = ", ".join(f"{v} {n}" for v, n in sorted(seen["by_verb"].items()))
     print(f"{title}")
-    print(f"  wall {run.wall:8.2f} s    peak RSS {run.peak_rss / MIB:6.0f} MiB    exit {run.returncode}")
+    print(
+        f"  wall {run.wall:8.2f} s    cpu {run.cpu:7.2f} s    peak RSS {run.peak_rss / MIB:6.0f} MiB    "
+        f"exit {run.returncode}"
+    )
     print(f"  output: {run.summary}")
     print(f"  time:   {phases(run, seen)}")
     if seen["writes"] and seen["times"].get("first_write"):
@@ -375,7 +386,8 @@ def runs(args: argparse.Namespace, server: Server, kubeconfig: Path) -> None:
             prof.parent.mkdir(parents=True, exist_ok=True)
         run = measure(sync_argv(kubeconfig, profile=prof), timeout=args.timeout)
         seen = server.report()
-        print_run(title, run, seen, check(seen, expected, run), same_lists=seen["lists"] == lists)
+        verdict = check(seen, expected, run, objects=args.sources + mirrors)
+        print_run(title, run, seen, verdict, same_lists=seen["lists"] == lists)
         lists = seen["lists"]
         if run.timed_out:
             print(f"  stopped after --timeout {args.timeout:.0f} s; the later syncs were not run")
