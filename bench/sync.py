@@ -20,7 +20,13 @@ request, reading and planning until the first write, writing, the rest), and the
 server saw by verb, taken from its request log (`ApiServer.log`) through a line protocol on the
 child's stdin/stdout. A check line says whether the run kept its promise: writes = mirrors that
 had to change, lists only across all namespaces (never one per namespace). `--timeout` stops a
-sync that takes too long and reports the write rate it had reached.
+sync that takes too long and reports the write rate it had reached; `--latency MS` makes every
+write wait in the server, as a real one waits for etcd; `--profile DIR` runs each sync under cProfile.
+
+Measured at commit 146a9b0, 2 CPUs, load average about 1 (wall / CPU / peak RSS / requests):
+first sync 135 s / 72 s / 250 MiB / 200,016 (200,000 creates, 10 lists, 6 discovery); second
+22.4 s / 18.3 s / 1,398 MiB / 56 (50 list pages, no writes); one source changed 19.8 s / 18.8 s /
+1,397 MiB / 256 (its 200 mirrors updated). All three checks ok.
 """
 
 from __future__ import annotations
@@ -390,7 +396,7 @@ def runs(args: argparse.Namespace, server: Server, kubeconfig: Path) -> None:
         print_run(title, run, seen, verdict, same_lists=seen["lists"] == lists)
         lists = seen["lists"]
         if run.timed_out:
-            print(f"  stopped after --timeout {args.timeout:.0f} s; the later syncs were not run")
+            print(f"  stopped after --timeout {args.timeout:g} s; the later syncs were not run")
             break
     print(f"server peak RSS {seen['server_peak_rss'] / MIB:.0f} MiB (separate process, not counted above)")
     print(f"load average at the end: {load()} (other work on the machine inflates wall times)")
