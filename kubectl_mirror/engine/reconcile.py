@@ -81,6 +81,8 @@ def normalized(live: Mapping[str, Any]) -> Obj:
 def differences(desired: Any, live: Any, *, subset: bool, path: str = "") -> list[str]:
     """Paths where `live` differs from `desired`. With `subset`, keys only in `live` are fine
     (merge strategy: what others added survives)."""
+    if desired == live:
+        return []  # the common case: no path strings built for 200,000 equal mirrors
     if isinstance(desired, dict) and isinstance(live, dict):
         out: list[str] = []
         for k in desired:

@@ -260,6 +260,8 @@ class Cluster:
                 query={"labelSelector": label_selector or None, "limit": PAGE_SIZE, "continue": token},
             ).body
             for item in body.get("items") or []:
+                # Nothing here reads managedFields; they are over a third of a mirror's JSON.
+                (item.get("metadata") or {}).pop("managedFields", None)
                 item.setdefault("apiVersion", resource.api_version)
                 item.setdefault("kind", resource.kind)
                 items.append(item)
@@ -333,6 +335,7 @@ class Cluster:
                         event = _json(line)
                         obj = event.get("object") if isinstance(event, dict) else None
                         if isinstance(obj, dict):
+                            (obj.get("metadata") or {}).pop("managedFields", None)
                             obj.setdefault("apiVersion", resource.api_version)
                             obj.setdefault("kind", resource.kind)
                         yield event
