@@ -25,7 +25,25 @@ and is measured in phases, each printed as it ends:
    the controller made is reported (expected: the Lease's renewals, watches reopened when their
    `timeoutSeconds` ends, and no writes to mirrors);
 4. memory: the controller's RSS (/proc/PID/status) at steady state, then after `--grow` more
-   namespaces are created (sources x grow more mirrors): the difference per 1,000 mirrors.
+   namespaces are created (sources x grow more mirrors): the difference per 1,000 mirrors;
+5. restart: the controller is stopped (SIGTERM) and a new one started on the converged cluster,
+   as in a rollout: time until it manages every mirror, writes (none but the Lease's), and its
+   RSS, whose peak now includes the initial lists of every mirror.
+
+A table of the figures and their targets ends the output (RSS in MiB; the target is 200).
+
+Measured at commit fc1a822, 2 CPUs, load average 0.5-2.9 (other engineers' tests ran at times):
+converged from empty in 215.8 s (927 mirrors/s; 400,242 requests: 200,001 creates, each after a
+GET answered 404); source update -> all 200 mirrors p50 0.302 s, p99 0.385 s (20 updates,
+each 200 GETs + 200 PUTs); 300 idle seconds: 312 requests, 150 Lease GETs + 150 Lease PUTs,
+10 watches reopened at their timeoutSeconds (2 reopenings first failed on a stale pooled
+connection, each costing a relist: namespaces, serviceaccounts; in an earlier run secrets,
+100,000 objects), 1,000 unchanged reconciles (resync), no other write, 3.7 CPU seconds;
+RSS 309 MiB at 200,000 mirrors (target 200), 0.98 MiB per 1,000 more; after a restart 821 MiB
+peak and 775 MiB settled (the Deployment's limit is 256Mi). On a copy with slotted records of
+interned strings, relists kept slim page by page (500 a page), creates without a GET first and
+watch requests retried once: converged in 164.4 s, RSS 174 MiB, 0.30 MiB per 1,000 more,
+restart peak 193 MiB, no relist when idle.
 """
 
 from __future__ import annotations
