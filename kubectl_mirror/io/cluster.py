@@ -24,7 +24,8 @@ from kubectl_mirror.errors import ClusterError, ForbiddenError, Ref
 
 IN_CLUSTER_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-PAGE_SIZE = 5000
+PAGE_SIZE = 5000  # one-shot commands: few requests
+WATCH_PAGE_SIZE = 500  # informers: a relist never holds more than a page of full objects
 NO_REF = Ref()
 
 
@@ -242,23 +243,25 @@ class Cluster:
 
     # -- reads -------------------------------------------------------------------------------
 
-    def list(
+    def pages(
         self,
         resource: Resource,
         *,
         namespace: str | None = None,
         label_selector: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str]:
-        """All objects (paged), with apiVersion/kind filled in; and the list's resourceVersion."""
-        items: list[dict[str, Any]] = []
+        limit: int = PAGE_SIZE,
+    ) -> Iterator[tuple[list[dict[str, Any]], str]]:
+        """The list one page at a time (and the resourceVersion so far): a caller that keeps
+        only a slim copy of each object never holds the whole list."""
         token: str | None = None
         version = ""
         while True:
             body = self.request(
                 "GET",
                 resource.path(namespace),
-                query={"labelSelector": label_selector or None, "limit": PAGE_SIZE, "continue": token},
+                query={"labelSelector": label_selector or None, "limit": limit, "continue": token},
             ).body
+            items: list[dict[str, Any]] = []
             for item in body.get("items") or []:
                 # Nothing here reads managedFields; they are over a third of a mirror's JSON.
                 (item.get("metadata") or {}).pop("managedFields", None)
@@ -268,8 +271,24 @@ class Cluster:
             meta = body.get("metadata") or {}
             version = meta.get("resourceVersion", version)
             token = meta.get("continue") or None
+            yield items, version
             if not token:
-                return items, version
+                return
+
+    def list(
+        self,
+        resource: Resource,
+        *,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str]:
+        """All objects (paged), with apiVersion/kind filled in; and the list's resourceVersion."""
+        items: list[dict[str, Any]] = []
+        version = ""
+        for page, page_version in self.pages(resource, namespace=namespace, label_selector=label_selector):
+            items.extend(page)
+            version = page_version
+        return items, version
 
     def get(self, resource: Resource, namespace: str, name: str) -> dict[str, Any] | None:
         found = self.request("GET", resource.path(namespace, name), ok=(404,))
@@ -314,7 +333,7 @@ class Cluster:
                 url,
                 headers=self._headers(None),
                 timeout=urllib3.Timeout(connect=10.0, read=read_timeout),
-                retries=False,
+                retries=urllib3.Retry(total=1, connect=1, read=1, status=0, redirect=0, other=0),
                 preload_content=False,
             )
         except urllib3.exceptions.HTTPError as err:

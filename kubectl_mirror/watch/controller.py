@@ -9,6 +9,7 @@ computed content hash, resourceVersion, source), namespaces as names and labels.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -30,7 +31,7 @@ from kubectl_mirror.io.cluster import Cluster, Resource
 from kubectl_mirror.live.execute import Executor, Report
 from kubectl_mirror.live.state import mirrorable
 from kubectl_mirror.watch.events import EventRecorder
-from kubectl_mirror.watch.informer import Informer
+from kubectl_mirror.watch.informer import Informer, cache_key
 from kubectl_mirror.watch.queue import WorkQueue
 
 log = logging.getLogger("kubectl_mirror.watch")
@@ -49,7 +50,7 @@ class WatchConfig:
     rediscover_period: float = 60.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MirrorRecord:
     """All watch keeps of a mirror: enough to tell whether it is in sync without reading it."""
 
@@ -59,6 +60,8 @@ class MirrorRecord:
     source: SourceKey
     on_source_delete: str
     stale: bool
+    replaceable: bool = False  # ours, not adopted, not immutable: a PUT with our version will do
+    secret_type: str = ""
 
 
 def _record(obj: Obj) -> MirrorRecord:
@@ -67,18 +70,21 @@ def _record(obj: Obj) -> MirrorRecord:
     annotations = meta.get("annotations") or {}
     body = {k: v for k, v in current.items() if k not in ("apiVersion", "kind", "metadata")}
     digest = content_hash(body, current["metadata"]["labels"], current["metadata"]["annotations"])
+    # The mirrors of one source share their digest, source and kind strings: intern them once.
     return MirrorRecord(
-        key=key_of(obj),
-        digest=digest,
+        key=cache_key(obj),
+        digest=sys.intern(digest),
         resource_version=str(meta.get("resourceVersion", "")),
         source=(
-            str(annotations.get(m.SOURCE_GROUP, "")),
-            str(annotations.get(m.SOURCE_KIND, "")),
-            str(annotations.get(m.SOURCE_NAMESPACE, "")),
-            str(annotations.get(m.SOURCE_NAME, "")),
+            sys.intern(str(annotations.get(m.SOURCE_GROUP, ""))),
+            sys.intern(str(annotations.get(m.SOURCE_KIND, ""))),
+            sys.intern(str(annotations.get(m.SOURCE_NAMESPACE, ""))),
+            sys.intern(str(annotations.get(m.SOURCE_NAME, ""))),
         ),
-        on_source_delete=str(annotations.get(m.ON_SOURCE_DELETE, "delete")),
+        on_source_delete=sys.intern(str(annotations.get(m.ON_SOURCE_DELETE, "delete"))),
         stale=(meta.get("labels") or {}).get(m.STALE) == "true",
+        replaceable=obj.get("immutable") is not True and annotations.get(m.ADOPTED) != "true",
+        secret_type=sys.intern(str(obj.get("type", "Opaque"))),
     )
 
 
@@ -355,7 +361,16 @@ class Controller:
             record = self.mirrors.get(mkey)
             if record is not None and record.digest == _desired_digest(desired):
                 continue
-            action = self._decide(desired)
+            if record is None:
+                action = decide(desired, None)
+            elif record.replaceable and (
+                desired.get("kind") != "Secret" or desired.get("type", "Opaque") == record.secret_type
+            ):
+                # The cache knows enough: write with its resourceVersion; a 409 re-reads.
+                live = {"metadata": {"resourceVersion": record.resource_version}}
+                action = Action("update", mkey, desired, live, "drifted")
+            else:
+                action = self._decide(desired)
             executor.run([action], report)
         for mkey in sorted(owned - wanted):
             self._prune(mkey, report, source_present=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 import threading
 import time
 from collections import Counter
@@ -19,11 +20,18 @@ from typing import Any
 from kubectl_mirror.engine.model import Obj
 from kubectl_mirror.engine.reconcile import Key, key_of
 from kubectl_mirror.errors import ForbiddenError, MirrorError
-from kubectl_mirror.io.cluster import Cluster, Resource
+from kubectl_mirror.io.cluster import WATCH_PAGE_SIZE, Cluster, Resource
 
 log = logging.getLogger("kubectl_mirror.watch")
 
 Handler = Callable[[str, Key, Any, Any], None]  # (event type, key, old kept value, new kept value)
+
+
+def cache_key(obj: Obj) -> Key:
+    """`key_of` with interned strings: 200,000 cached keys share a few kinds, namespaces and
+    names (every source's name recurs in each of its target namespaces)."""
+    group, kind, namespace, name = key_of(obj)
+    return (sys.intern(group), sys.intern(kind), sys.intern(namespace), sys.intern(name))
 
 
 def _keep_all(obj: Obj) -> Any:
@@ -82,18 +90,24 @@ class Informer:
                 stop.wait(delay)
 
     def _relist(self) -> str:
-        items, version = self.cluster.list(self.resource, label_selector=self.label_selector)
+        """List page by page, keeping only what `keep` makes of each object as it arrives."""
+        seen: set[Key] = set()
+        version = ""
+        pages = self.cluster.pages(self.resource, label_selector=self.label_selector, limit=WATCH_PAGE_SIZE)
+        for page, page_version in pages:
+            version = page_version
+            for obj in page:
+                key = cache_key(obj)
+                seen.add(key)
+                rv = str((obj.get("metadata") or {}).get("resourceVersion", ""))
+                if self._versions.get(key) == rv and key in self.store:
+                    continue
+                self._apply("MODIFIED" if key in self.store else "ADDED", key, obj)
         self.last_seen = time.monotonic()
-        fresh: dict[Key, Obj] = {key_of(o): o for o in items}
-        for key in [k for k in self.store if k not in fresh]:
+        for key in [k for k in self.store if k not in seen]:
             old = self.store.pop(key)
             self._versions.pop(key, None)
             self.handler("DELETED", key, old, None)
-        for key, obj in fresh.items():
-            rv = str((obj.get("metadata") or {}).get("resourceVersion", ""))
-            if self._versions.get(key) == rv and key in self.store:
-                continue
-            self._apply("MODIFIED" if key in self.store else "ADDED", key, obj)
         self.synced.set()
         return version
 
@@ -131,7 +145,7 @@ class Informer:
             version = str(meta.get("resourceVersion") or version)
             if kind == "BOOKMARK":
                 continue
-            key = key_of(obj)
+            key = cache_key(obj)
             if kind == "DELETED":
                 old = self.store.pop(key, None)
                 self._versions.pop(key, None)
