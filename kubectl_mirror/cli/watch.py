@@ -37,6 +37,10 @@ def watch(
         float,
         typer.Option("--resync-period", help="Seconds between full re-checks (no writes when in sync)."),
     ] = 300.0,
+    rediscover_period: Annotated[
+        float,
+        typer.Option("--rediscovery-period", help="Seconds between looks for new kinds (CRDs) to watch."),
+    ] = 60.0,
     source_namespaces: Annotated[
         list[str] | None,
         typer.Option("--source-namespaces", help="Globs: namespaces allowed to publish sources."),
@@ -108,6 +112,7 @@ def watch(
         source_namespaces=patterns,
         require_consent=require_consent,
         stall_after=stall_after,
+        rediscover_period=rediscover_period,
     )
     stop = threading.Event()
     from kubectl_mirror.watch.runtime import Runtime

@@ -112,6 +112,7 @@ class Controller:
     resources: dict[tuple[str, str], Resource] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _threads: list[threading.Thread] = field(default_factory=list)
+    _informer_stops: dict[int, threading.Event] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.options = replace(self.options, explicit_outside_universe=False)
@@ -240,18 +241,23 @@ class Controller:
 
     def build_informers(self) -> None:
         served = self.cluster.resources()
-        ns_resource = next(r for r in served if r.kind == "Namespace" and r.group == "")
-        common = {"stall_after": self.config.stall_after, "watch_timeout": self.config.watch_timeout}
-        self.informers = [
-            Informer(self.cluster, ns_resource, self._on_namespace, keep=self._keep_namespace, **common)  # type: ignore[arg-type]
-        ]
-        policy = next((r for r in served if r.kind == POLICY_KIND and r.group == API_GROUP), None)
-        if policy is not None:
-            self.informers.append(Informer(self.cluster, policy, self._on_policy, **common))  # type: ignore[arg-type]
+        namespaces = next(r for r in served if r.kind == "Namespace" and r.group == "")
+        keep = self._keep_namespace
+        self.informers = [Informer(self.cluster, namespaces, self._on_namespace, keep=keep, **self._common())]
+        self.informers += self._policy_informers(served)
         for resource in mirrorable(served, self.options):
-            self._add_kind(resource, common)
+            self.informers += self._kind_informers(resource)
 
-    def _add_kind(self, resource: Resource, common: dict[str, Any]) -> None:
+    def _common(self) -> dict[str, Any]:
+        return {"stall_after": self.config.stall_after, "watch_timeout": self.config.watch_timeout}
+
+    def _policy_informers(self, served: list[Resource]) -> list[Informer]:
+        policy = next((r for r in served if r.kind == POLICY_KIND and r.group == API_GROUP), None)
+        if policy is None:
+            return []
+        return [Informer(self.cluster, policy, self._on_policy, **self._common())]
+
+    def _kind_informers(self, resource: Resource) -> list[Informer]:
         self.resources[(resource.group or "core", resource.kind)] = resource
         full = any(not d.source_selector and resource.kind in d.kinds for d in DIALECTS)
         full = full or resource.kind in ("ConfigMap", "Secret")  # MirrorPolicy's default kinds
@@ -262,25 +268,84 @@ class Controller:
                 for d in DIALECTS
                 if d.source_selector and (not d.kinds or resource.kind in d.kinds)
             ]
-        for selector in selectors:
-            self.informers.append(
-                Informer(
-                    self.cluster,
-                    resource,
-                    self._on_object,
-                    label_selector=selector,
-                    keep=self._keep_object,
-                    **common,
-                )
+        return [
+            Informer(
+                self.cluster,
+                resource,
+                self._on_object,
+                label_selector=selector,
+                keep=self._keep_object,
+                **self._common(),
             )
+            for selector in selectors
+        ]
 
     def start(self, stop: threading.Event) -> None:
         self.build_informers()
         for informer in self.informers:
-            self._spawn(f"informer {informer.name}", informer.run, stop)
+            self._start_informer(informer)
         self._spawn("resync", self._resync_loop, stop)
+        self._spawn("rediscovery", self._rediscovery_loop, stop)
         for i in range(self.config.workers):
             self._spawn(f"worker {i}", self._work, stop)
+
+    def _start_informer(self, informer: Informer) -> None:
+        # Each informer has its own stop, so one whose kind is no longer served can be stopped
+        # alone; the rediscovery loop sets them all when the controller stops.
+        own = threading.Event()
+        self._informer_stops[id(informer)] = own
+        self._spawn(f"informer {informer.name}", informer.run, own)
+
+    def _rediscovery_loop(self, stop: threading.Event) -> None:
+        try:
+            while not stop.wait(self.config.rediscover_period):
+                self.rediscover()
+        finally:
+            for own in self._informer_stops.values():
+                own.set()
+
+    def rediscover(self) -> None:
+        """Watch kinds served since the last look (a new CRD, the MirrorPolicy CRD installed
+        later); stop watching kinds no longer served, whose objects went with their CRD."""
+        self.cluster.refresh()
+        try:
+            served = self.cluster.resources()
+        except MirrorError as err:
+            log.warning("rediscovery failed (%s); keeping the kinds known", err.message)
+            return
+        added: list[Informer] = []
+        if not any(i.resource.kind == POLICY_KIND and i.resource.group == API_GROUP for i in self.informers):
+            added += self._policy_informers(served)
+        wanted = {(r.group or "core", r.kind): r for r in mirrorable(served, self.options)}
+        for kind, resource in wanted.items():
+            if kind not in self.resources:
+                added += self._kind_informers(resource)
+        gone_kinds = {kind for kind in self.resources if kind not in wanted}
+        policy_gone = not any(r.kind == POLICY_KIND and r.group == API_GROUP for r in served)
+        gone = [
+            i
+            for i in self.informers
+            if (i.resource.group or "core", i.resource.kind) in gone_kinds
+            or (policy_gone and i.resource.kind == POLICY_KIND and i.resource.group == API_GROUP)
+        ]
+        for kind in gone_kinds:
+            del self.resources[kind]
+        # Replaced, never changed in place: other threads iterate the list.
+        gone_ids = {id(i) for i in gone}
+        self.informers = [i for i in self.informers if id(i) not in gone_ids] + added
+        for informer in gone:
+            self._informer_stops.pop(id(informer)).set()
+            for key, old in list(informer.store.items()):
+                informer.handler("DELETED", key, old, None)
+            informer.store.clear()
+        for informer in added:
+            self._start_informer(informer)
+        if added or gone:
+            log.info(
+                "rediscovery: now watching %s; stopped %s",
+                ", ".join(i.name for i in added) or "nothing new",
+                ", ".join(i.name for i in gone) or "nothing",
+            )
 
     def _spawn(self, name: str, target: Callable[[threading.Event], None], stop: threading.Event) -> None:
         thread = threading.Thread(target=target, args=(stop,), name=name, daemon=True)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.contract.helpers import crd
 from tests.e2e.conftest import ROOT
 from tests.e2e.live_helpers import cm, data_of, get, ns, source, wait_for
 
@@ -156,12 +157,51 @@ def test_mirror_policy_is_applied_and_reports_status(world: Any, start_watch: An
     wait_for(lambda: data_of(world, kubectl, "team-b", "ca") is None, what="policy deletion applied")
 
 
+def test_a_kind_served_later_is_picked_up_by_rediscovery(world: Any, start_watch: Any, kubectl: Any) -> None:
+    watcher = start_watch("--rediscovery-period", "0.5")
+    source(world)
+    wait_for(lambda: data_of(world, kubectl, "team-a"), what="mirrors")
+    world.create(crd())
+    world.create(
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {
+                "name": "gadget",
+                "namespace": "platform",
+                "labels": {"kubectl-mirror.io/source": "true"},
+                "annotations": {"kubectl-mirror.io/targets": "team-a"},
+            },
+            "spec": {"size": "xl"},
+        }
+    )
+    mirror = wait_for(
+        lambda: get(world, kubectl, "widgets.example.com", "team-a", "gadget"), what="widget mirror"
+    )
+    assert mirror["spec"] == {"size": "xl"}
+    kubectl("delete", "crd", "widgets.example.com")
+    wait_for(lambda: "stopped widgets" in watcher.output(), what="informers of the removed kind stopped")
+    kubectl(
+        "patch",
+        "configmap",
+        "settings",
+        "-n",
+        "platform",
+        "--type",
+        "merge",
+        "-p",
+        '{"data":{"region":"ap"}}',
+    )
+    wait_for(lambda: data_of(world, kubectl, "team-a") == {"region": "ap"}, what="other kinds still watched")
+    assert "Traceback" not in watcher.output()
+
+
 def test_metrics_and_health_endpoints(world: Any, start_watch: Any, kubectl: Any) -> None:
     source(world)
     watcher = start_watch(
         "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0", "--log-format", "json"
     )
-    wait_for(lambda: data_of(world, kubectl, "team-a"), what="mirrors")
+    wait_for(lambda: data_of(world, kubectl, "team-a") and data_of(world, kubectl, "team-b"), what="mirrors")
     lines = [json.loads(line) for line in watcher.output().splitlines() if line.startswith("{")]
     addrs = {
         m["msg"].split()[0]: m["msg"].split()[-1]
@@ -172,9 +212,14 @@ def test_metrics_and_health_endpoints(world: Any, start_watch: Any, kubectl: Any
     health = addrs["health"]
     assert urllib.request.urlopen(f"http://{health}/readyz", timeout=5).read() == b"ok\n"
     assert urllib.request.urlopen(f"http://{health}/healthz", timeout=5).status == 200
-    text = urllib.request.urlopen(f"http://{addrs['metrics']}/metrics", timeout=5).read().decode()
-    assert "kubectl_mirror_mirrors_managed 2" in text
-    assert 'kubectl_mirror_api_requests_total{verb="create"} 2' in text
+    wanted = ("kubectl_mirror_mirrors_managed 2", 'kubectl_mirror_api_requests_total{verb="create"} 2')
+
+    def counted_both() -> str | None:
+        # A mirror counts once its own watch shows it; a request once its response is read.
+        text = urllib.request.urlopen(f"http://{addrs['metrics']}/metrics", timeout=5).read().decode()
+        return text if all(w in text for w in wanted) else None
+
+    text = wait_for(counted_both, what="metrics counting both mirrors")
     assert "kubectl_mirror_reconcile_duration_seconds_count" in text
     assert watcher.stop() == 0
 

@@ -1,4 +1,4 @@
-"""`kubectl mirror watch` under faults: cut streams, forced 410s, error bursts, a killed leader,
+"""`kubectl mirror watch` under faults: cut streams, silent streams, forced 410s, error bursts, a killed leader,
 a restart in the middle of a prune. Afterwards the state is exactly the desired one and no
 unmanaged object was touched."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import time
+import urllib.request
 from typing import Any
 
 import pytest
@@ -50,6 +51,40 @@ def test_closed_watch_streams_are_restarted(world: Any, start_watch: Any, kubect
     )
     wait_for(lambda: data_of(world, kubectl, "team-b") == {"region": "us"}, what="update after cut streams")
     _untouched(world, kubectl)
+    assert watcher.proc.poll() is None
+
+
+def test_a_silent_stream_is_cut_by_the_watchdog_and_counted(
+    world: Any, start_watch: Any, kubectl: Any
+) -> None:
+    world.bookmark_interval = 3600.0  # open streams, no events, not even bookmarks
+    watcher = start_watch("--watch-stall-timeout", "1", "--metrics-addr", "127.0.0.1:0")
+    source(world)
+    wait_for(lambda: data_of(world, kubectl, "team-a"), what="mirror")
+    line = next(x for x in watcher.output().splitlines() if "metrics on" in x)
+    metrics = f"http://{line.split()[-1]}/metrics"
+
+    def stalled_restarts() -> float:
+        text = urllib.request.urlopen(metrics, timeout=5).read().decode()
+        return sum(
+            float(row.rsplit(" ", 1)[1])
+            for row in text.splitlines()
+            if row.startswith("kubectl_mirror_watch_restarts_total{") and 'reason="stalled"' in row
+        )
+
+    wait_for(lambda: stalled_restarts() >= 2, what="stalled watches restarted and counted")
+    kubectl(
+        "patch",
+        "configmap",
+        "settings",
+        "-n",
+        "platform",
+        "--type",
+        "merge",
+        "-p",
+        '{"data":{"region":"eu"}}',
+    )
+    wait_for(lambda: data_of(world, kubectl, "team-b") == {"region": "eu"}, what="update after stalls")
     assert watcher.proc.poll() is None
 
 
