@@ -20,7 +20,28 @@ def prog_name() -> str:
     return "kubectl mirror" if base.startswith("kubectl-") or base == "kubectl" else base
 
 
-def build_app() -> typer.Typer:
+# Which module defines each command, in the order `--help` lists them. Only the module of the
+# command being run is imported: typer builds a pydantic adapter for every parameter of every
+# registered command, and `render` should not pay for `watch`'s flags or the cluster client.
+COMMANDS = {
+    "render": "render",
+    "sync": "live",
+    "status": "live",
+    "diff": "live",
+    "prune": "live",
+    "watch": "watch",
+    "install-kustomize-plugin": "kustomize_plugin",
+}
+
+
+def _group() -> None:
+    """Mirror Secrets, ConfigMaps and any namespaced resource into many namespaces."""
+
+
+def build_app(args: list[str] | None = None) -> typer.Typer:
+    """The app with every command, or only the module of the command named in `args`."""
+    import importlib
+
     app = typer.Typer(
         name="mirror",
         help="Mirror Secrets, ConfigMaps and any namespaced resource into many namespaces.",
@@ -30,12 +51,12 @@ def build_app() -> typer.Typer:
         rich_markup_mode=None,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
-    from kubectl_mirror.cli import kustomize_plugin, live, render, watch
-
-    render.register(app)
-    live.register(app)
-    watch.register(app)
-    kustomize_plugin.register(app)
+    # A callback keeps the app a group even when a single command is registered.
+    app.callback()(_group)
+    first = next((a for a in args or [] if not a.startswith("-")), None)
+    wanted = [COMMANDS[first]] if first in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for name in wanted:
+        importlib.import_module(f"kubectl_mirror.cli.{name}").register(app)
     return app
 
 
@@ -50,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     if debug:
         args.remove("--debug")
-    app = build_app()
+    app = build_app(args)
     try:
         code = app(args=args, prog_name=prog_name(), standalone_mode=False)
     except MirrorError as err:

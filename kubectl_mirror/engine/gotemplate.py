@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 from kubectl_mirror.engine.model import EngineOptions
+from kubectl_mirror.engine.textcap import bounded_replace
 from kubectl_mirror.errors import TransformError
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -318,17 +319,6 @@ def _operand(tokens: list[_Tok], i: int) -> tuple[Operand, int]:
 
 
 # --- evaluation ---------------------------------------------------------------------------------
-
-
-def bounded_replace(text: str, old: str, new: str, *, limit: int, count: int = -1) -> str:
-    """`text.replace(old, new, count)`, refused before allocating a result over `limit` chars."""
-    hits = text.count(old)
-    if count >= 0:
-        hits = min(hits, count)
-    size = len(text) + hits * (len(new) - len(old))
-    if size > limit:
-        raise _fail(f"replace would produce {size} characters (limit {limit})")
-    return text.replace(old, new, count)
 
 
 def _text_arg(name: str, index: int, value: Any) -> str:

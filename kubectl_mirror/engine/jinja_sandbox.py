@@ -36,8 +36,8 @@ from jinja2.runtime import Context, LoopContext, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
-from kubectl_mirror.engine.gotemplate import bounded_replace
 from kubectl_mirror.engine.model import EngineOptions
+from kubectl_mirror.engine.textcap import bounded_replace
 from kubectl_mirror.errors import TransformError
 
 # Not an identifier, so no template can name it.

@@ -12,7 +12,8 @@ Semantics worth knowing:
 - On a v1 Secret, `data.<key>` holds plain text as far as rules are concerned: templates see the
   decoded value as `value`, and what `value`/`template` write (and what `merge` writes into `data`)
   is base64-encoded. A current value that is not base64 of UTF-8 text fails a template rule.
-- jinja2 is imported only when a Jinja template rule is compiled or rendered.
+- jinja2 and the Go-template interpreter are imported only when a rule of theirs is compiled or
+  rendered: start-up counts for a KRM function run on every build.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_mirror.engine.globs import GlobError, compile_glob, glob_match
-from kubectl_mirror.engine.gotemplate import compile_go_template, render_go_template
 from kubectl_mirror.engine.model import (
     EngineOptions,
     Obj,
@@ -204,6 +204,8 @@ def _arg_of(item: Mapping[str, Any], op: RuleOp, *, ref: Ref, field_path: str, s
 
 def _compile(text: str, syntax: TemplateSyntax) -> Any:
     if syntax == "go":
+        from kubectl_mirror.engine.gotemplate import compile_go_template
+
         return compile_go_template(text)
     from kubectl_mirror.engine.jinja_sandbox import compile_jinja
 
@@ -361,6 +363,8 @@ def go_variables(context: TemplateContext) -> dict[str, Any]:
 
 def _render(rule: TransformRule, current: Any, *, context: TemplateContext, options: EngineOptions) -> str:
     if rule.syntax == "go":
+        from kubectl_mirror.engine.gotemplate import compile_go_template, render_go_template
+
         return render_go_template(compile_go_template(rule.arg), go_variables(context), options=options)
     from kubectl_mirror.engine.jinja_sandbox import compile_jinja, render_jinja
 

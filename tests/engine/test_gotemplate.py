@@ -8,12 +8,9 @@ from typing import Any
 
 import pytest
 
-from kubectl_mirror.engine.gotemplate import (
-    bounded_replace,
-    compile_go_template,
-    render_go_template,
-)
+from kubectl_mirror.engine.gotemplate import compile_go_template, render_go_template
 from kubectl_mirror.engine.model import EngineOptions, Limits
+from kubectl_mirror.engine.textcap import bounded_replace
 from kubectl_mirror.errors import TransformError
 
 VARS: dict[str, Any] = {
