@@ -5,13 +5,13 @@ install:
 	python3 -m pip install -e '.[test]'
 
 lint:
-	ruff check kubectl_mirror tests bench
-	ruff format --check kubectl_mirror tests bench
+	ruff check kubectl_mirror tests bench krew
+	ruff format --check kubectl_mirror tests bench krew
 	mypy
 
 format:
-	ruff format kubectl_mirror tests bench
-	ruff check --fix kubectl_mirror tests bench
+	ruff format kubectl_mirror tests bench krew
+	ruff check --fix kubectl_mirror tests bench krew
 
 test:
 	python3 -m pytest -q
