@@ -39,8 +39,11 @@ def watch(
     ] = 300.0,
     rediscover_period: Annotated[
         float,
-        typer.Option("--rediscovery-period", help="Seconds between looks for new kinds (CRDs) to watch."),
-    ] = 60.0,
+        typer.Option(
+            "--rediscovery-period",
+            help="Seconds between looks for kinds to watch (CRD changes also trigger one at once).",
+        ),
+    ] = 600.0,
     source_namespaces: Annotated[
         list[str] | None,
         typer.Option("--source-namespaces", help="Globs: namespaces allowed to publish sources."),

@@ -36,6 +36,8 @@ from kubectl_mirror.watch.queue import WorkQueue
 
 log = logging.getLogger("kubectl_mirror.watch")
 
+CRD_GROUP, CRD_KIND = "apiextensions.k8s.io", "CustomResourceDefinition"
+
 SourceKey = Key  # (group, kind, namespace, name) of a source
 
 
@@ -47,7 +49,9 @@ class WatchConfig:
     require_consent: bool = False
     stall_after: float = 90.0
     watch_timeout: int = 300
-    rediscover_period: float = 60.0
+    # CRD events trigger a rediscovery at once; the period catches what they cannot show
+    # (aggregated APIs, or no right to watch CRDs).
+    rediscover_period: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,7 @@ class Controller:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _threads: list[threading.Thread] = field(default_factory=list)
     _informer_stops: dict[int, threading.Event] = field(default_factory=dict)
+    _kinds_changed: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.options = replace(self.options, explicit_outside_universe=False)
@@ -245,8 +250,16 @@ class Controller:
         keep = self._keep_namespace
         self.informers = [Informer(self.cluster, namespaces, self._on_namespace, keep=keep, **self._common())]
         self.informers += self._policy_informers(served)
+        crds = next((r for r in served if r.kind == CRD_KIND and r.group == CRD_GROUP), None)
+        if crds is not None:
+            self.informers.append(Informer(self.cluster, crds, self._on_crd, keep=_version, **self._common()))
         for resource in mirrorable(served, self.options):
             self.informers += self._kind_informers(resource)
+
+    def _on_crd(self, kind: str, key: Key, old: Any, new: Any) -> None:
+        """A CRD was added, changed (it becomes Established after creation) or removed: look at
+        the served kinds again now rather than at the next period."""
+        self._kinds_changed.set()
 
     def _common(self) -> dict[str, Any]:
         return {"stall_after": self.config.stall_after, "watch_timeout": self.config.watch_timeout}
@@ -297,9 +310,17 @@ class Controller:
         self._spawn(f"informer {informer.name}", informer.run, own)
 
     def _rediscovery_loop(self, stop: threading.Event) -> None:
+        period = self.config.rediscover_period
+        due = time.monotonic() + period
         try:
-            while not stop.wait(self.config.rediscover_period):
-                self.rediscover()
+            while not stop.is_set():
+                changed = self._kinds_changed.wait(min(1.0, period))  # and look at `stop` each second
+                if stop.is_set():
+                    break
+                if changed or time.monotonic() >= due:
+                    self._kinds_changed.clear()
+                    self.rediscover()
+                    due = time.monotonic() + period
         finally:
             for own in self._informer_stops.values():
                 own.set()
@@ -523,6 +544,11 @@ class Controller:
             return "unchanged"
         update_policy_status(self.cluster, resource, name, sources=len(selected), mirrors=len(mirrors))
         return "unchanged"
+
+
+def _version(obj: Obj) -> str:
+    """All the CRD informer keeps: it only signals that kinds may have changed."""
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
 
 
 def _may_target(spec: MirrorSpec, namespace: str) -> bool:

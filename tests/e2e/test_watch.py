@@ -157,11 +157,7 @@ def test_mirror_policy_is_applied_and_reports_status(world: Any, start_watch: An
     wait_for(lambda: data_of(world, kubectl, "team-b", "ca") is None, what="policy deletion applied")
 
 
-def test_a_kind_served_later_is_picked_up_by_rediscovery(world: Any, start_watch: Any, kubectl: Any) -> None:
-    watcher = start_watch("--rediscovery-period", "0.5")
-    source(world)
-    wait_for(lambda: data_of(world, kubectl, "team-a"), what="mirrors")
-    world.create(crd())
+def _widget_source(world: Any) -> None:
     world.create(
         {
             "apiVersion": "example.com/v1",
@@ -175,6 +171,16 @@ def test_a_kind_served_later_is_picked_up_by_rediscovery(world: Any, start_watch
             "spec": {"size": "xl"},
         }
     )
+
+
+def test_a_crd_installed_while_watching_is_mirrored_at_once(
+    world: Any, start_watch: Any, kubectl: Any
+) -> None:
+    watcher = start_watch("--rediscovery-period", "600")  # the CRD watch, not the period, must do it
+    source(world)
+    wait_for(lambda: data_of(world, kubectl, "team-a"), what="mirrors")
+    world.create(crd())
+    _widget_source(world)
     mirror = wait_for(
         lambda: get(world, kubectl, "widgets.example.com", "team-a", "gadget"), what="widget mirror"
     )
@@ -194,6 +200,19 @@ def test_a_kind_served_later_is_picked_up_by_rediscovery(world: Any, start_watch
     )
     wait_for(lambda: data_of(world, kubectl, "team-a") == {"region": "ap"}, what="other kinds still watched")
     assert "Traceback" not in watcher.output()
+
+
+def test_without_the_right_to_watch_crds_the_period_finds_new_kinds(
+    world: Any, start_watch: Any, kubectl: Any
+) -> None:
+    world.faults.fail(403, verb="list", resource="customresourcedefinitions", times=None)
+    watcher = start_watch("--rediscovery-period", "0.5")
+    source(world)
+    wait_for(lambda: data_of(world, kubectl, "team-a"), what="mirrors")
+    world.create(crd())
+    _widget_source(world)
+    wait_for(lambda: get(world, kubectl, "widgets.example.com", "team-a", "gadget"), what="widget mirror")
+    assert "not watching customresourcedefinitions" in watcher.output()
 
 
 def test_metrics_and_health_endpoints(world: Any, start_watch: Any, kubectl: Any) -> None:
