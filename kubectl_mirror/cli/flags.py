@@ -70,6 +70,8 @@ def connect(
     all_namespaces: bool,
     selector: str | None,
     request_timeout: str | None,
+    qps: float = 0.0,
+    burst: int = 10,
 ) -> tuple[Cluster, Scope]:
     """The cluster and the scope of sources; -A wins over -n, as in kubectl."""
     from kubectl_mirror.engine.selectors import SelectorError, parse_selector
@@ -88,6 +90,8 @@ def connect(
             context=context,
             namespace=namespace,
             request_timeout=parse_timeout(request_timeout),
+            qps=qps,
+            burst=burst,
         )
     )
     scope = Scope(None if all_namespaces else cluster.namespace, selector or "")

@@ -79,7 +79,6 @@ def watch(
     """Keep mirrors in sync continuously (a controller)."""
     from kubectl_mirror.cli.logs import setup_logging
     from kubectl_mirror.engine.globs import GlobError, compile_glob
-    from kubectl_mirror.io.cluster import ClusterOptions, connect, parse_timeout
     from kubectl_mirror.watch.controller import Controller, WatchConfig
 
     if log_format not in ("text", "json"):
@@ -97,17 +96,17 @@ def watch(
         include_namespaces=include_namespaces,
         exclude_namespaces=exclude_namespaces,
     )
-    cluster = connect(
-        ClusterOptions(
-            kubeconfig=kubeconfig,
-            context=context,
-            namespace=namespace,
-            request_timeout=parse_timeout(request_timeout),
-            qps=qps,
-            burst=burst,
-        )
+    cluster, scope = flags.connect(
+        kubeconfig=kubeconfig,
+        context=context,
+        namespace=namespace,
+        all_namespaces=all_namespaces,
+        selector=None,
+        request_timeout=request_timeout,
+        qps=qps,
+        burst=burst,
     )
-    scope_ns = None if all_namespaces else cluster.namespace
+    scope_ns = scope.namespace
     patterns = tuple(source_namespaces or ()) or ((scope_ns,) if scope_ns else ())
     config = WatchConfig(
         workers=workers,

@@ -7,6 +7,7 @@ strings are written as literal blocks so rendered config files stay readable in 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Sequence
@@ -91,19 +92,9 @@ def to_yaml(obj: Any) -> str:
 
 def yaml_stream(objs: Sequence[Any]) -> str:
     """A multi-document stream: `---` between documents, never a trailing one."""
-    if not objs:
-        return ""
-    return str(
-        yaml.dump_all(
-            objs,
-            Dumper=_StreamDumper,
-            sort_keys=False,
-            default_flow_style=False,
-            allow_unicode=True,
-            width=1 << 30,
-            explicit_start=True,
-        )
-    )
+    out = io.StringIO()
+    write_yaml_stream(objs, out)
+    return out.getvalue()
 
 
 def write_yaml_stream(objs: Sequence[Any], out: Any) -> None:

@@ -50,6 +50,11 @@ def source(apiserver: Any, name: str = "settings", targets: str = "team-*", **kw
     return cm(apiserver, name, "platform", data=data, labels=labels, annotations=annotations, **kwargs)
 
 
+def patch_data(kubectl: Any, namespace: str, data: dict[str, str], *, name: str = "settings") -> None:
+    """`kubectl patch configmap --type merge` of some data keys, as a user edits a ConfigMap."""
+    kubectl("patch", "configmap", name, "-n", namespace, "--type", "merge", "-p", json.dumps({"data": data}))
+
+
 def get(apiserver: Any, kubectl: Any, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
     done = kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
     return json.loads(done.stdout) if done.returncode == 0 else None

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import need, run
-from tests.e2e.live_helpers import cm, get, ns, source
+from tests.e2e.live_helpers import cm, get, ns, patch_data, source
 
 pytestmark = pytest.mark.e2e
 
@@ -50,17 +50,7 @@ def test_changed_source_updates_exactly_its_mirrors(cluster: Any, mirror: Any, k
     source(cluster)
     source(cluster, "other", targets="team-a")
     mirror("sync", "-n", "platform")
-    kubectl(
-        "patch",
-        "configmap",
-        "settings",
-        "-n",
-        "platform",
-        "--type",
-        "merge",
-        "-p",
-        '{"data":{"region":"us"}}',
-    )
+    patch_data(kubectl, "platform", {"region": "us"})
     cluster.log.clear()
     done = mirror("sync", "-n", "platform", "-o", "name")
     assert done.returncode == 0
@@ -125,9 +115,7 @@ def test_immutable_mirror_is_recreated_when_its_source_changes(
 def test_replace_strategy_removes_keys_others_added(cluster: Any, mirror: Any, kubectl: Any) -> None:
     source(cluster)
     mirror("sync", "-n", "platform")
-    kubectl(
-        "patch", "configmap", "settings", "-n", "team-a", "--type", "merge", "-p", '{"data":{"extra":"x"}}'
-    )
+    patch_data(kubectl, "team-a", {"extra": "x"})
     assert mirror("sync", "-n", "platform").returncode == 0
     assert get(cluster, kubectl, "configmap", "team-a", "settings")["data"] == {"region": "eu"}  # type: ignore[index]
 
@@ -175,9 +163,7 @@ def test_status_table_counts_and_exit_code(cluster: Any, mirror: Any, kubectl: A
     mirror("sync", "-n", "platform")
     assert mirror("status", "-n", "platform", "--exit-code").returncode == 0
     kubectl("delete", "configmap", "settings", "-n", "team-b")
-    kubectl(
-        "patch", "configmap", "settings", "-n", "team-a", "--type", "merge", "-p", '{"data":{"region":"x"}}'
-    )
+    patch_data(kubectl, "team-a", {"region": "x"})
     done = mirror("status", "-n", "platform", "--exit-code")
     assert done.returncode == 1
     assert done.stdout.splitlines() == [

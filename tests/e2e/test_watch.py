@@ -14,7 +14,7 @@ import yaml
 
 from tests.contract.helpers import crd
 from tests.e2e.conftest import ROOT
-from tests.e2e.live_helpers import cm, data_of, get, ns, source, wait_for
+from tests.e2e.live_helpers import cm, data_of, get, ns, patch_data, source, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -31,17 +31,7 @@ def test_source_created_and_updated_reaches_its_mirrors(world: Any, start_watch:
     source(world)
     wait_for(lambda: data_of(world, kubectl, "team-a") == {"region": "eu"}, what="mirror in team-a")
     wait_for(lambda: data_of(world, kubectl, "team-b") == {"region": "eu"}, what="mirror in team-b")
-    kubectl(
-        "patch",
-        "configmap",
-        "settings",
-        "-n",
-        "platform",
-        "--type",
-        "merge",
-        "-p",
-        '{"data":{"region":"us"}}',
-    )
+    patch_data(kubectl, "platform", {"region": "us"})
     wait_for(lambda: data_of(world, kubectl, "team-a") == {"region": "us"}, what="update in team-a")
     wait_for(lambda: data_of(world, kubectl, "team-b") == {"region": "us"}, what="update in team-b")
 
@@ -50,9 +40,7 @@ def test_edited_or_deleted_mirror_is_repaired(world: Any, start_watch: Any, kube
     source(world)
     start_watch()
     wait_for(lambda: data_of(world, kubectl, "team-a"), what="mirror")
-    kubectl(
-        "patch", "configmap", "settings", "-n", "team-a", "--type", "merge", "-p", '{"data":{"region":"x"}}'
-    )
+    patch_data(kubectl, "team-a", {"region": "x"})
     wait_for(lambda: data_of(world, kubectl, "team-a") == {"region": "eu"}, what="repair of an edit")
     kubectl("delete", "configmap", "settings", "-n", "team-b")
     wait_for(lambda: data_of(world, kubectl, "team-b") == {"region": "eu"}, what="repair of a delete")
@@ -187,17 +175,7 @@ def test_a_crd_installed_while_watching_is_mirrored_at_once(
     assert mirror["spec"] == {"size": "xl"}
     kubectl("delete", "crd", "widgets.example.com")
     wait_for(lambda: "stopped widgets" in watcher.output(), what="informers of the removed kind stopped")
-    kubectl(
-        "patch",
-        "configmap",
-        "settings",
-        "-n",
-        "platform",
-        "--type",
-        "merge",
-        "-p",
-        '{"data":{"region":"ap"}}',
-    )
+    patch_data(kubectl, "platform", {"region": "ap"})
     wait_for(lambda: data_of(world, kubectl, "team-a") == {"region": "ap"}, what="other kinds still watched")
     assert "Traceback" not in watcher.output()
 

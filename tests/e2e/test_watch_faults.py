@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.live_helpers import cm, data_of, get, ns, source, wait_for
+from tests.e2e.live_helpers import cm, data_of, get, ns, patch_data, source, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -38,17 +38,7 @@ def test_closed_watch_streams_are_restarted(world: Any, start_watch: Any, kubect
     for _ in range(3):
         world.faults.close_watches()
         time.sleep(0.3)
-    kubectl(
-        "patch",
-        "configmap",
-        "settings",
-        "-n",
-        "platform",
-        "--type",
-        "merge",
-        "-p",
-        '{"data":{"region":"us"}}',
-    )
+    patch_data(kubectl, "platform", {"region": "us"})
     wait_for(lambda: data_of(world, kubectl, "team-b") == {"region": "us"}, what="update after cut streams")
     _untouched(world, kubectl)
     assert watcher.proc.poll() is None
@@ -73,17 +63,7 @@ def test_a_silent_stream_is_cut_by_the_watchdog_and_counted(
         )
 
     wait_for(lambda: stalled_restarts() >= 2, what="stalled watches restarted and counted")
-    kubectl(
-        "patch",
-        "configmap",
-        "settings",
-        "-n",
-        "platform",
-        "--type",
-        "merge",
-        "-p",
-        '{"data":{"region":"eu"}}',
-    )
+    patch_data(kubectl, "platform", {"region": "eu"})
     wait_for(lambda: data_of(world, kubectl, "team-b") == {"region": "eu"}, what="update after stalls")
     assert watcher.proc.poll() is None
 
@@ -95,17 +75,7 @@ def test_forced_410_leads_to_a_relist_not_silence(world: Any, start_watch: Any, 
     world.faults.fail(500, verb="watch", times=3)  # the re-watch fails a few times too
     world.faults.compact()
     world.faults.close_watches()
-    kubectl(
-        "patch",
-        "configmap",
-        "settings",
-        "-n",
-        "platform",
-        "--type",
-        "merge",
-        "-p",
-        '{"data":{"region":"mars"}}',
-    )
+    patch_data(kubectl, "platform", {"region": "mars"})
     wait_for(lambda: data_of(world, kubectl, "team-a") == {"region": "mars"}, what="update after 410")
     wait_for(lambda: "gone" in watcher.output() or _restarts(watcher) > 0, what="a logged restart")
     _untouched(world, kubectl)
