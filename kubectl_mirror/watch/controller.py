@@ -118,6 +118,9 @@ class Controller:
     _threads: list[threading.Thread] = field(default_factory=list)
     _informer_stops: dict[int, threading.Event] = field(default_factory=dict)
     _kinds_changed: threading.Event = field(default_factory=threading.Event)
+    # Mirrors written but not yet seen back on the watch, with the digest written: a source
+    # reconciled again in between (re-enqueued while in flight) must not write them again.
+    _written: dict[Key, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.options = replace(self.options, explicit_outside_universe=False)
@@ -181,6 +184,7 @@ class Controller:
 
     def _on_object(self, kind: str, key: Key, old: Any, new: Any) -> None:
         with self._lock:
+            self._written.pop(key, None)  # whatever the watch says of it now is the truth
             if isinstance(old, MirrorRecord):
                 self.mirrors.pop(key, None)
                 self.by_source[old.source].discard(key)
@@ -444,8 +448,9 @@ class Controller:
         for desired in outcome.mirrors:
             mkey = key_of(desired)
             wanted.add(mkey)
+            digest = _desired_digest(desired)
             record = self.mirrors.get(mkey)
-            if record is not None and record.digest == _desired_digest(desired):
+            if (record is not None and record.digest == digest) or self._written.get(mkey) == digest:
                 continue
             if record is None:
                 action = decide(desired, None)
@@ -457,10 +462,19 @@ class Controller:
                 action = Action("update", mkey, desired, live, "drifted")
             else:
                 action = self._decide(desired)
+            before = len(report.done)
             executor.run([action], report)
+            if any(word in ("created", "configured", "recreated") for _, word in report.done[before:]):
+                self._expect(mkey, digest)
         for mkey in sorted(owned - wanted):
             self._prune(mkey, report, source_present=True)
         return self._finish(obj, report)
+
+    def _expect(self, mkey: Key, digest: str) -> None:
+        with self._lock:
+            record = self.mirrors.get(mkey)
+            if record is None or record.digest != digest:  # else the watch was faster than us
+                self._written[mkey] = digest
 
     def _decide(self, desired: Obj) -> Action:
         resource = self.resources.get(key_of(desired)[:2])
