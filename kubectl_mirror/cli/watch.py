@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 from typing import Annotated, Any
@@ -131,7 +130,9 @@ def watch(
     signal.signal(signal.SIGINT, terminate)
     runtime.serve(metrics_addr=metrics_addr, health_addr=health_addr)
     if leader_elect:
-        identity = os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+        from kubectl_mirror.watch.leader import default_identity
+
+        identity = default_identity()
         runtime.elect(
             namespace=lease_namespace or os.environ.get("POD_NAMESPACE") or cluster.namespace,
             name=lease_name,

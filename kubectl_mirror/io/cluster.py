@@ -134,7 +134,11 @@ class Cluster:
         headers = {"Accept": "application/json", "User-Agent": "kubectl-mirror"}
         if content_type:
             headers["Content-Type"] = content_type
-        for setting in self._config.auth_settings().values():
+        try:
+            settings = self._config.auth_settings()  # may refresh a token (exec plugin, OIDC)
+        except Exception as err:  # the client raises its own ConfigException, among others
+            raise ClusterError(f"cannot get credentials for the cluster: {_one_line(err)}") from err
+        for setting in settings.values():
             if setting.get("in") == "header" and setting.get("value"):
                 headers[setting["key"]] = setting["value"]
         return headers
@@ -348,8 +352,8 @@ class Cluster:
             buffer = b""
             for chunk in raw.stream(65536, decode_content=True):
                 buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
                     if line.strip():
                         event = _json(line)
                         obj = event.get("object") if isinstance(event, dict) else None

@@ -169,7 +169,8 @@ def probe_routes(
     - healthz fails while any watch is stalled (no event or bookmark for too long): only a
       restart helps a wedged connection pool or a dead thread, and that is what liveness does.
     - readyz fails until every cache has synced, and again once shutdown has begun, so a
-      rollout waits for a warm replica and a terminating one is taken out of the Service.
+      rollout waits for a warm replica and a terminating one is taken out of the Service; a
+      replica that is not healthy is not ready either.
     Leadership is in neither: a standby is healthy and ready, waiting for the Lease."""
 
     def healthz() -> tuple[int, str]:
@@ -183,6 +184,6 @@ def probe_routes(
             return 503, "shutting down\n"
         if not synced():
             return 503, "caches not synced\n"
-        return 200, "ok\n"
+        return healthz()
 
     return {"/healthz": healthz, "/readyz": readyz, "/livez": healthz}

@@ -81,12 +81,13 @@ class Informer:
                 self.forbidden = True
                 self.synced.set()
                 return
-            except MirrorError as err:
+            except Exception as err:  # a bug or an odd answer costs a relist, never the watch
                 failures += 1
-                reason = "stalled" if "timed out" in err.message.lower() else "error"
+                message = err.message if isinstance(err, MirrorError) else f"{type(err).__name__}: {err}"
+                reason = "stalled" if "timed out" in message.lower() else "error"
                 self.restarts[reason] += 1
                 delay = min(30.0, 0.2 * 2 ** min(failures, 8)) * (0.5 + random.random())
-                log.warning("watch %s failed (%s); relisting in %.1fs", self.name, err.message, delay)
+                log.warning("watch %s failed (%s); relisting in %.1fs", self.name, message, delay)
                 stop.wait(delay)
 
     def _relist(self) -> str:
@@ -114,12 +115,13 @@ class Informer:
     def _apply(self, kind: str, key: Key, obj: Obj) -> None:
         old = self.store.get(key)
         kept = self.keep(obj)
-        self._versions[key] = str((obj.get("metadata") or {}).get("resourceVersion", ""))
-        if kept is None:
+        if kept is None:  # not cached, so no version either (most ConfigMaps and Secrets)
             if key in self.store:
                 del self.store[key]
+                self._versions.pop(key, None)
                 self.handler("DELETED", key, old, None)
             return
+        self._versions[key] = str((obj.get("metadata") or {}).get("resourceVersion", ""))
         self.store[key] = kept
         self.handler("MODIFIED" if old is not None else "ADDED", key, old, kept)
 

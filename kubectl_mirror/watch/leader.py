@@ -40,10 +40,11 @@ def election_options(options: ClusterOptions, *, renew_deadline: float = 10.0) -
 
 
 def default_identity() -> str:
-    """The pod's name (from the downward API) or host name, plus a suffix unique to this process,
-    so a restarted container never mistakes its predecessor's Lease for its own."""
+    """The pod's name (from the downward API) or host name, then the process id (which process
+    of a laptop leads) and a random suffix, so a restarted container never mistakes its
+    predecessor's Lease for its own."""
     base = os.environ.get("POD_NAME") or socket.gethostname()
-    return f"{base}_{uuid.uuid4().hex[:8]}"
+    return f"{base}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
 
 
 def format_micro_time(moment: datetime) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_mirror.io.cluster import Cluster, connect
-from kubectl_mirror.watch.health import HTTPServerHandle, serve
+from kubectl_mirror.watch.health import HTTPServerHandle, probe_routes, serve
 from kubectl_mirror.watch.metrics import ControllerMetrics
 
 log = logging.getLogger("kubectl_mirror.watch")
@@ -23,7 +23,7 @@ class Runtime:
     metrics: ControllerMetrics = field(default_factory=ControllerMetrics)
     elector: Any = None
     servers: list[HTTPServerHandle] = field(default_factory=list)
-    _restarts_seen: dict[tuple[str, str], int] = field(default_factory=dict)
+    _restarts_seen: dict[tuple[int, str], int] = field(default_factory=dict)
     _elector_thread: threading.Thread | None = None
 
     def observe_reconcile(self, result: str, seconds: float) -> None:
@@ -34,17 +34,6 @@ class Runtime:
         return self.elector is None or bool(self.elector.is_leader)
 
     # -- health ------------------------------------------------------------------------------
-
-    def healthz(self) -> tuple[int, str]:
-        stalled = self.controller.stalled() if self.controller else []
-        if stalled:
-            return 500, "stalled watches: " + ", ".join(stalled) + "\n"
-        return 200, "ok\n"
-
-    def readyz(self) -> tuple[int, str]:
-        if self.controller is None or not self.controller.synced:
-            return 503, "caches not synced\n"
-        return self.healthz()
 
     def serve(self, *, metrics_addr: str | None, health_addr: str | None) -> None:
         self.metrics.count_requests_of(self.cluster.requests)
@@ -65,7 +54,12 @@ class Runtime:
             self.servers.append(handle)
             log.info("metrics on %s:%d", handle.host, handle.port)
         if health_addr:
-            handle = serve(health_addr, routes={"/healthz": self.healthz, "/readyz": self.readyz})
+            routes = probe_routes(
+                synced=lambda: self.controller is not None and self.controller.synced,
+                stalled=lambda: self.controller.stalled() if self.controller else [],
+                stopping=self.stop.is_set,
+            )
+            handle = serve(health_addr, routes=routes)
             self.servers.append(handle)
             log.info("health on %s:%d", handle.host, handle.port)
 
@@ -73,12 +67,15 @@ class Runtime:
         """Copy informer restart counts into the metric (informers count; metrics publish)."""
         if self.controller is None:
             return
-        for informer in self.controller.informers:
-            for reason, n in informer.restarts.items():
-                key = (informer.resource.plural, reason)
+        # Several informers may watch one resource (one per label selector): count each its own.
+        for informer in list(self.controller.informers):
+            for reason, n in list(informer.restarts.items()):
+                key = (id(informer), reason)
                 seen = self._restarts_seen.get(key, 0)
                 if n > seen:
-                    self.metrics.watch_restarts.inc(n - seen, resource=key[0], reason=reason)
+                    self.metrics.watch_restarts.inc(
+                        n - seen, resource=informer.resource.plural, reason=reason
+                    )
                     self._restarts_seen[key] = n
 
     # -- leader election ---------------------------------------------------------------------
