@@ -175,12 +175,14 @@ def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
         if _is_local_config(obj):
             continue
         try:
-            pull = _read_pull(obj, ref) if _read_markers(obj, ref, options) is None else None
-        except MirrorError:
-            pull = None  # source_of below reports the marker error once
+            marked = _read_markers(obj, ref, options)
+            pull = _read_pull(obj, ref) if marked is None else None
+        except MirrorError as err:
+            results.append(Result.from_error(err))
+            continue
         if pull is not None:
             pulls.append(pull)
-        source, found = source_of(obj, ref, policies=policies, options=options)
+        source, found = _choose_source(obj, ref, marked, policies=policies, options=options)
         results.extend(found)
         if source is None:
             continue
@@ -195,11 +197,19 @@ def source_of(
     """Whether one object is a source, by its own markers or a policy, and its spec.
 
     The unit `classify` applies to every input and `watch` applies to one changed object."""
-    results: list[Result] = []
     try:
-        source = _read_markers(obj, ref, options)
+        marked = _read_markers(obj, ref, options)
     except MirrorError as err:
         return None, [Result.from_error(err)]
+    return _choose_source(obj, ref, marked, policies=policies, options=options)
+
+
+def _choose_source(
+    obj: Obj, ref: Ref, marked: Source | None, *, policies: Sequence[Policy], options: EngineOptions
+) -> tuple[Source | None, list[Result]]:
+    """`source_of` once the object's own markers are read (`marked`)."""
+    results: list[Result] = []
+    source = marked
     chosen_by = [p for p in policies if p.selects(obj)]
     if source is None and chosen_by:
         source = Source(obj, ref, chosen_by[0].spec)

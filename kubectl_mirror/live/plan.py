@@ -83,12 +83,14 @@ def _prune(cluster: Cluster, state: LiveState, outcome: Outcome, scope: Scope) -
         candidates = [m for m in candidates if source_id_of(m) in rendered]
     desired = {key_of(m) for m in outcome.mirrors}
     present = set(rendered)
+    absent: set[str] = set()  # looked up once per source, not once per mirror
     for live in candidates:
         sid = source_id_of(live)
-        if key_of(live) in desired or sid in present:
+        if key_of(live) in desired or sid in present or sid in absent:
             continue
-        if _source_exists(cluster, state, live):
-            present.add(sid)
+        found = _source_exists(cluster, state, live)
+        if found or sid:  # a mirror without a source id is looked up on its own
+            (present if found else absent).add(sid)
     return prune_actions(
         candidates, desired=desired, protected_sources=_failed_sources(outcome), present_sources=present
     )

@@ -92,12 +92,6 @@ def _record(obj: Obj) -> MirrorRecord:
     )
 
 
-def _desired_digest(desired: Obj) -> str:
-    meta = desired["metadata"]
-    body = {k: v for k, v in desired.items() if k not in ("apiVersion", "kind", "metadata")}
-    return content_hash(body, meta["labels"], meta["annotations"])
-
-
 @dataclass
 class Controller:
     cluster: Cluster
@@ -177,14 +171,15 @@ class Controller:
             glob_match(p, ns) for p in self.config.source_namespaces
         ):
             return False
-        if any(p.namespace == ns for p in self.policies.values()):
+        if any(p.namespace == ns for p in list(self.policies.values())):
             return True
         keys = [*(meta.get("labels") or {}), *(meta.get("annotations") or {})]
         return any(k.startswith(m.CONTROL_PREFIXES) for k in keys)
 
     def _on_object(self, kind: str, key: Key, old: Any, new: Any) -> None:
         with self._lock:
-            self._written.pop(key, None)  # whatever the watch says of it now is the truth
+            # Whatever the watch says of it now is the truth.
+            written = self._written.pop(key, None)
             if isinstance(old, MirrorRecord):
                 self.mirrors.pop(key, None)
                 self.by_source[old.source].discard(key)
@@ -196,7 +191,8 @@ class Controller:
             if isinstance(new, MirrorRecord):
                 self.mirrors[key] = new
                 self.by_source[new.source].add(key)
-                self.queue.add(new.source)
+                if new.digest != written:  # the echo of our own write needs no reconcile
+                    self.queue.add(new.source)
                 return
             if new is not None:
                 self.sources[key] = new
@@ -415,6 +411,15 @@ class Controller:
                 result = "error"
                 delay = self.queue.retry(key)
                 log.warning("reconcile %s failed (%s); retrying in %.1fs", describe(key), err.message, delay)
+            except Exception as err:  # a bug must cost one source a retry, never the worker
+                result = "error"
+                delay = self.queue.retry(key)
+                log.error(
+                    "reconcile %s: internal error (%s); retrying in %.1fs",
+                    describe(key),
+                    _one_line(err),
+                    delay,
+                )
             finally:
                 self.queue.done(key)
             self.on_reconcile(result, time.monotonic() - started)
@@ -448,14 +453,18 @@ class Controller:
         for desired in outcome.mirrors:
             mkey = key_of(desired)
             wanted.add(mkey)
-            digest = _desired_digest(desired)
+            digest = desired["metadata"]["annotations"][m.CONTENT_HASH]
             record = self.mirrors.get(mkey)
             if (record is not None and record.digest == digest) or self._written.get(mkey) == digest:
                 continue
             if record is None:
                 action = decide(desired, None)
-            elif record.replaceable and (
-                desired.get("kind") != "Secret" or desired.get("type", "Opaque") == record.secret_type
+            elif (
+                record.replaceable
+                # Keys others added to a merge-strategy mirror change its digest: only a read
+                # tells whether our own keys drifted.
+                and desired["metadata"]["annotations"].get(m.STRATEGY) != "merge"
+                and (desired.get("kind") != "Secret" or desired.get("type", "Opaque") == record.secret_type)
             ):
                 # The cache knows enough: write with its resourceVersion; a 409 re-reads.
                 live = {"metadata": {"resourceVersion": record.resource_version}}
@@ -569,3 +578,7 @@ def _may_target(spec: MirrorSpec, namespace: str) -> bool:
     """Could a change to this namespace affect this source? A source that names its targets
     explicitly only cares about those names; any pattern, label or selector may match."""
     return any(t.kind != "name" or t.value == namespace for t in spec.targets)
+
+
+def _one_line(err: Exception) -> str:
+    return f"{type(err).__name__}: {' '.join(str(err).split())[:200]}"

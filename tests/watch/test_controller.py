@@ -43,3 +43,27 @@ def test_a_source_reconciled_again_before_its_mirrors_come_back_on_the_watch_wri
     # reported the two creates, and the cache must not take that for "missing".
     assert controller.reconcile(key_of(src)) == "unchanged"
     assert [(r.verb, r.namespace, r.status) for r in apiserver.log.writes()] == []
+
+
+def test_the_echo_of_its_own_write_does_not_queue_the_source_again(
+    apiserver: ApiServer, controller: Controller
+) -> None:
+    for name in ("platform", "team-a"):
+        ns(apiserver, name)
+        obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {}}}
+        controller._on_namespace("ADDED", key_of(obj), None, controller._keep_namespace(obj))
+    src = source(apiserver, targets="team-a")
+    controller._on_object("ADDED", key_of(src), None, controller._keep_object(src))
+    assert controller.queue.get(timeout=1) == key_of(src)
+    assert controller.reconcile(key_of(src)) == "changed"
+    controller.queue.done(key_of(src))
+    written = controller.cluster.get(controller.resources[("core", "ConfigMap")], "team-a", "settings")
+    assert written is not None
+    controller._on_object("ADDED", key_of(written), None, controller._keep_object(written))
+    assert len(controller.queue) == 0
+    assert controller.mirror_count() == 1
+    edited = {**written, "data": {"region": "moon"}}  # someone else's change is not an echo
+    controller._on_object(
+        "MODIFIED", key_of(edited), controller.mirrors[key_of(edited)], controller._keep_object(edited)
+    )
+    assert controller.queue.get(timeout=1) == key_of(src)
