@@ -32,16 +32,16 @@ and is measured in phases, each printed as it ends:
 
 A table of the figures and their targets ends the output (RSS in MiB; the target is 200).
 
-Measured at commit a259016 (main), 2 CPUs, load average 0.0-3.1: converged from empty in 152.1 s
-(1,315 mirrors/s; 200,182 requests: 200,001 creates and no GET before them, 11 lists, 11 watches,
-the CRD watch that triggers rediscovery included); source update -> all 200 mirrors p50 0.192 s,
-p99 0.248 s (20 updates, each 200 PUTs with the cached resourceVersion); 300 idle seconds: 311
-requests, 150 Lease GETs + 150 Lease PUTs and 11 watches reopened at their timeoutSeconds, no
-list, no discovery, 1,000 unchanged reconciles (resync), no other write, 3.1 CPU seconds; RSS
-174 MiB at 200,000 mirrors (target 200), 0.39 MiB per 1,000 more; after a restart on 220,000
-mirrors: every mirror managed in 12.8 s with no write but the Lease's, RSS peak 198 MiB, settled
-190 MiB (the Deployment's limit is 256Mi). At 23b89fa (before the CRD watch): 175.1 s, p50
-0.221 s / p99 0.268 s, 308 idle requests, 175 MiB, restart peak 197 MiB.
+Measured at commit 5bf11ff (main), 2 CPUs, load average 0.1-3: converged from empty in 147.6 s
+(200,001 creates, the Lease's included, and no GET before them); source update -> all 200
+mirrors p50 0.188 s, p99 0.237 s (20 updates, each 200 PUTs with the cached resourceVersion);
+300 idle seconds: 311 requests, 150 Lease GETs + 150 Lease PUTs and 11 watches reopened at their
+timeoutSeconds, no list, no discovery, 1,000 unchanged reconciles (resync), no other write,
+1.8 CPU seconds; RSS 174 MiB at 200,000 mirrors (target 200), 0.39 MiB per 1,000 more; after a
+restart on 220,000 mirrors: every mirror managed in 11.7 s with no write but the Lease's, RSS
+peak 197 MiB, settled 189 MiB (the Deployment's limit is 256Mi). At a259016, before the
+controller stopped re-queuing a source for the echo of its own writes and re-hashing desired
+mirrors: 152.1 s, p50 0.192 s / p99 0.248 s, 3.1 idle CPU seconds, 174 MiB, restart peak 198 MiB.
 
 At fc1a822, before relists were paged and cache records slimmed, the same run gave: converge
 215.8 s (each create after a GET answered 404), update p50 0.302 s / p99 0.385 s, 2 relists in

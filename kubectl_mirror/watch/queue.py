@@ -6,6 +6,7 @@ from __future__ import annotations
 import heapq
 import threading
 import time
+from collections import deque
 from collections.abc import Hashable
 from typing import Any
 
@@ -13,7 +14,7 @@ from typing import Any
 class WorkQueue:
     def __init__(self, *, base_delay: float = 0.5, max_delay: float = 300.0) -> None:
         self._cond = threading.Condition()
-        self._ready: list[Any] = []
+        self._ready: deque[Any] = deque()  # a resync queues every source at once
         self._queued: set[Hashable] = set()
         self._active: set[Hashable] = set()
         self._dirty: set[Hashable] = set()  # re-added while active: requeue when done
@@ -69,7 +70,7 @@ class WorkQueue:
                     elif key in self._active:
                         self._dirty.add(key)
                 if self._ready:
-                    key = self._ready.pop(0)
+                    key = self._ready.popleft()
                     self._queued.discard(key)
                     self._active.add(key)
                     return key
