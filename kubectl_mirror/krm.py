@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from kubectl_mirror.engine.model import Obj, Result
+from kubectl_mirror.engine.model import Obj, ObjectKey, Result
 from kubectl_mirror.engine.plan import Item, Outcome
 from kubectl_mirror.errors import InputError, MirrorError, Ref
 from kubectl_mirror.service import is_our_mirror, options_from_function_config, plain, render_items
@@ -111,9 +111,7 @@ def _pulls(obj: Obj) -> bool:
     return _read_pull(obj, Ref.of(obj)) is not None
 
 
-def _key(obj: Any) -> tuple[str, str, str]:
-    meta = obj.get("metadata") or {}
-    return (str(obj.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", "")))
+_key = ObjectKey.of
 
 
 def _merge_output(kept: list[Any], outcome: Outcome) -> list[Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_mirror.engine.globs import GlobError, compile_glob
@@ -115,8 +115,3 @@ def build_engine_options(raw: RawOptions) -> EngineOptions:
         limits=limits,
         host=real_host(),
     )
-
-
-def live(options: EngineOptions) -> EngineOptions:
-    """Against a cluster the namespace list is complete: explicit names must exist."""
-    return replace(options, explicit_outside_universe=False)

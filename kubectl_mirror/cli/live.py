@@ -88,7 +88,7 @@ def sync(
     if also_prune:
         executor.run(plan.prune, report)
     _print_report(report, output=output, dry_run=dry_run, show_secrets=show_secrets)
-    failed = report.errors or any(r.severity == "error" for r in plan.results)
+    failed = report.errors or _failed(plan)
     conflicts = report.counts()["conflict"]
     raise typer.Exit(1 if failed or conflicts else 0)
 
@@ -166,7 +166,7 @@ def status(
         sys.stdout.write(yaml_stream(docs) if output == "yaml" else json_list(docs))
     else:
         sys.stdout.write(wide(rows) if output == "wide" else table(rows))
-    if exit_code and (any(not r.in_sync for r in rows) or any(x.severity == "error" for x in plan.results)):
+    if _failed(plan) or (exit_code and any(not r.in_sync for r in rows)):
         raise typer.Exit(1)
 
 
@@ -231,7 +231,7 @@ def prune(
             print("nothing to prune", file=sys.stderr)
         elif output != "name":
             print(f"{len(plan.prune)} mirror(s) to prune; run again with --yes to act", file=sys.stderr)
-        return
+        raise typer.Exit(1 if _failed(plan) else 0)
     report = Report()
     Executor(cluster, lambda a: plan.state.resource(a.key), dry_run=dry_run).run(plan.prune, report)  # type: ignore[arg-type]
     suffix = {"client": " (dry run)", "server": " (server dry run)"}.get(dry_run, "")
@@ -244,8 +244,12 @@ def prune(
             )
     for error in report.errors:
         print(f"error: {error}", file=sys.stderr)
-    if report.errors:
-        raise typer.Exit(1)
+    raise typer.Exit(1 if report.errors or _failed(plan) else 0)
+
+
+def _failed(plan: Any) -> bool:
+    """Any `error:` line printed means exit code 1."""
+    return any(r.severity == "error" for r in plan.results)
 
 
 def _planned(action: Any) -> str:

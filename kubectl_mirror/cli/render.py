@@ -131,6 +131,7 @@ def render(
 
 
 def _passthrough(items: list, outcome: object) -> list:  # type: ignore[type-arg]
+    from kubectl_mirror.engine.model import ObjectKey
     from kubectl_mirror.engine.plan import Outcome
     from kubectl_mirror.service import is_our_mirror
 
@@ -138,9 +139,7 @@ def _passthrough(items: list, outcome: object) -> list:  # type: ignore[type-arg
     out = []
     for item in items:
         obj = item.obj
-        meta = obj.get("metadata") or {}
-        key = (str(obj.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", "")))
-        if key in outcome.filled_pulls or is_our_mirror(obj):
+        if ObjectKey.of(obj) in outcome.filled_pulls or is_our_mirror(obj):
             continue
         out.append(obj)
     return out

@@ -9,7 +9,7 @@ from typing import Any
 from kubectl_mirror.engine import markers as m
 from kubectl_mirror.engine.reconcile import Action, key_of, source_id_of
 from kubectl_mirror.engine.render import source_id
-from kubectl_mirror.live.plan import LivePlan
+from kubectl_mirror.live.plan import LivePlan, failures
 
 STATE = {
     "unchanged": "in-sync",
@@ -35,13 +35,14 @@ class SourceRow:
     kind: str
     targets: int
     mirrors: list[MirrorRow] = field(default_factory=list)
+    error: str = ""  # why the source failed to render; its mirrors are left as they are
 
     def count(self, state: str) -> int:
         return sum(1 for r in self.mirrors if r.state == state)
 
     @property
     def in_sync(self) -> bool:
-        return all(r.state == "in-sync" for r in self.mirrors)
+        return not self.error and all(r.state == "in-sync" for r in self.mirrors)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +50,7 @@ class SourceRow:
             "kind": self.kind,
             "targets": self.targets,
             **{c: self.count(c) for c in COLUMNS},
+            **({"error": self.error} if self.error else {}),
             "mirrors": [
                 {
                     "namespace": r.namespace,
@@ -75,17 +77,23 @@ def rows_of(plan: LivePlan) -> list[SourceRow]:
     for so in plan.outcome.sources:
         ref = so.source.ref
         rows[source_id(so.source.obj)] = SourceRow(f"{ref.namespace}/{ref.name}", ref.kind, len(so.mirrors))
+    for sid, errors in failures(plan.outcome).items():
+        # Every source in scope has a row, the ones that failed too, with the reason.
+        ref = errors[0].ref
+        where = f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name
+        row = rows.setdefault(sid, SourceRow(where, ref.kind, 0))
+        row.error = "; ".join(" ".join(e.message.split()) for e in errors)
     by_key = {key_of(a.desired): a for a in plan.actions if a.desired is not None}
     grouped: dict[str, list[Action]] = defaultdict(list)
     for action in by_key.values():
         assert action.desired is not None
         grouped[action.desired["metadata"]["labels"].get(m.SOURCE_HASH_LABEL, "")].append(action)
     for sid, actions in grouped.items():
-        row = rows.get(sid)
-        if row is None:
+        found = rows.get(sid)
+        if found is None:
             continue
         for action in sorted(actions, key=lambda a: a.key):
-            row.mirrors.append(MirrorRow(action.key[2], action.key[3], STATE[action.verb], _detail(action)))
+            found.mirrors.append(MirrorRow(action.key[2], action.key[3], STATE[action.verb], _detail(action)))
     for action in plan.prune:
         assert action.live is not None
         sid = source_id_of(action.live)
@@ -101,8 +109,20 @@ def rows_of(plan: LivePlan) -> list[SourceRow]:
 
 
 def table(rows: list[SourceRow]) -> str:
-    header = ("SOURCE", "KIND", "TARGETS", "IN-SYNC", "DRIFTED", "MISSING", "CONFLICT", "STALE")
+    header: tuple[str, ...] = (
+        "SOURCE",
+        "KIND",
+        "TARGETS",
+        "IN-SYNC",
+        "DRIFTED",
+        "MISSING",
+        "CONFLICT",
+        "STALE",
+    )
     body = [(r.source, r.kind, str(r.targets), *(str(r.count(c)) for c in COLUMNS)) for r in rows]
+    if any(r.error for r in rows):  # the column appears when a source failed
+        header += ("REASON",)
+        body = [(*line, r.error) for line, r in zip(body, rows, strict=True)]
     return _columns([header, *body])
 
 

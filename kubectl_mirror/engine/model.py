@@ -8,11 +8,39 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from kubectl_mirror.errors import MirrorError, Ref
 
 Obj = dict[str, Any]
+
+
+class ObjectKey(NamedTuple):
+    """The one key of an object everywhere: two kinds of one name in two API groups (two
+    `Gateway` kinds, say) are two different objects. A tuple, so millions of cached keys cost
+    no more than plain tuples."""
+
+    group: str  # "core" for the legacy group
+    kind: str
+    namespace: str
+    name: str
+
+    @classmethod
+    def of(cls, obj: Any) -> ObjectKey:
+        meta = obj.get("metadata") or {}
+        api_version = str(obj.get("apiVersion", ""))
+        return cls(
+            api_version.split("/", 1)[0] if "/" in api_version else "core",
+            str(obj.get("kind", "")),
+            str(meta.get("namespace", "")),
+            str(meta.get("name", "")),
+        )
+
+    def describe(self) -> str:
+        """`Kind namespace/name`, with the group for kinds outside the core group."""
+        kind = self.kind if self.group == "core" else f"{self.kind}.{self.group}"
+        return f"{kind} {self.namespace}/{self.name}"
+
 
 Severity = Literal["error", "warning", "info"]
 Strategy = Literal["replace", "merge"]
@@ -167,6 +195,7 @@ class EngineOptions:
     drop_metadata: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
     host: Host = field(default_factory=Host)
-    # Offline, explicit names produce mirrors even for namespaces not in the universe; live, the
-    # cluster is the universe and a missing namespace cannot receive anything.
-    explicit_outside_universe: bool = True
+    # The input is a live cluster, not files: the namespaces are all there is (an explicit name
+    # that does not exist cannot receive anything), and an object already at a mirror's place is
+    # for `reconcile.decide` to judge per mirror (conflict, adopt, update), not a render error.
+    live: bool = False

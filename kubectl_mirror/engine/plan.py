@@ -13,7 +13,15 @@ from kubectl_mirror.engine import markers as m
 from kubectl_mirror.engine.dialects.base import Dialect
 from kubectl_mirror.engine.dialects.registry import DIALECTS
 from kubectl_mirror.engine.kinds import check_mirrorable, kind_rank, sort_key
-from kubectl_mirror.engine.model import Decision, EngineOptions, NamespaceInfo, Obj, PullRef, Result
+from kubectl_mirror.engine.model import (
+    Decision,
+    EngineOptions,
+    NamespaceInfo,
+    Obj,
+    ObjectKey,
+    PullRef,
+    Result,
+)
 from kubectl_mirror.engine.policy import Policy, is_policy, read_policy
 from kubectl_mirror.engine.render import Source, assemble, mirror_for, prepare
 from kubectl_mirror.engine.targets import resolve_targets
@@ -43,7 +51,7 @@ class Inventory:
     sources: tuple[Source, ...]
     pulls: tuple[Pull, ...]
     universe: Mapping[str, NamespaceInfo]
-    objects: Mapping[tuple[str, str, str], Obj]  # (kind, namespace, name) -> object, non-mirrors
+    objects: Mapping[ObjectKey, Obj]  # (kind, namespace, name) -> object, non-mirrors
     results: tuple[Result, ...]
 
 
@@ -60,7 +68,7 @@ class Outcome:
     mirrors: tuple[Obj, ...]
     sources: tuple[SourceOutcome, ...]
     results: tuple[Result, ...]
-    filled_pulls: frozenset[tuple[str, str, str]] = field(default_factory=frozenset)
+    filled_pulls: frozenset[ObjectKey] = field(default_factory=frozenset)
 
     @property
     def failed(self) -> bool:
@@ -74,9 +82,11 @@ def is_mirror(obj: Obj) -> bool:
     return m.is_mirror(meta) or any(d.is_foreign_mirror(obj) for d in DIALECTS)
 
 
-def _key(obj: Obj) -> tuple[str, str, str]:
-    meta = obj.get("metadata") or {}
-    return (str(obj.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", "")))
+_key = ObjectKey.of
+
+
+def _kind_name(key: ObjectKey) -> str:
+    return key.describe().replace(f" {key.namespace}/", " ", 1)
 
 
 def check_object(obj: object, file: str, index: int) -> Ref:
@@ -157,7 +167,7 @@ def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
     policies.sort(key=lambda p: p.ref.name)
     sources: list[Source] = []
     pulls: list[Pull] = []
-    objects: dict[tuple[str, str, str], Obj] = {}
+    objects: dict[ObjectKey, Obj] = {}
     for obj, ref in refs:
         if is_mirror(obj):
             try:
@@ -267,7 +277,9 @@ def render_source(
 
 def _fill_pull(pull: Pull, inventory: Inventory, options: EngineOptions) -> tuple[Obj | None, Result | None]:
     target_ns = pull.ref.namespace
-    key = (str(pull.obj.get("kind")), pull.pull.source_namespace, pull.pull.source_name)
+    # The pulled source has the pulling object's kind, so also its API group.
+    own = _key(pull.obj)
+    key = own._replace(namespace=pull.pull.source_namespace, name=pull.pull.source_name)
     source_obj = inventory.objects.get(key)
     where = f"{pull.pull.source_namespace}/{pull.pull.source_name}"
     if source_obj is None:
@@ -306,19 +318,20 @@ def render_all(items: Sequence[Item], options: EngineOptions) -> Outcome:
     inventory = classify(items, options)
     outcomes = [render_source(s, universe=inventory.universe, options=options) for s in inventory.sources]
     results = list(inventory.results)
-    produced: dict[tuple[str, str, str], str] = {}
+    shadowed = {} if options.live else inventory.objects
+    produced: dict[ObjectKey, str] = {}
     mirrors: list[Obj] = []
     for outcome in outcomes:
         results.extend(outcome.results)
-        _collect(outcome.mirrors, outcome.source.ref, produced, mirrors, results, inventory)
-    filled: set[tuple[str, str, str]] = set()
+        _collect(outcome.mirrors, outcome.source.ref, produced, mirrors, results, shadowed)
+    filled: set[ObjectKey] = set()
     for pull in sorted(inventory.pulls, key=lambda p: sort_key(p.obj)):
         mirror, problem = _fill_pull(pull, inventory, options)
         if problem is not None:
             results.append(problem)
         if mirror is not None:
             filled.add(_key(pull.obj))
-            _collect((mirror,), pull.ref, produced, mirrors, results, inventory, pulled=True)
+            _collect((mirror,), pull.ref, produced, mirrors, results, shadowed, pulled=True)
     mirrors.sort(key=sort_key)
     results.sort(key=_result_key)
     return Outcome(tuple(mirrors), tuple(outcomes), tuple(results), frozenset(filled))
@@ -341,10 +354,10 @@ def _result_key(r: Result) -> tuple[str, int, str, str, str, str, str]:
 def _collect(
     new: Iterable[Obj],
     by: Ref,
-    produced: dict[tuple[str, str, str], str],
+    produced: dict[ObjectKey, str],
     mirrors: list[Obj],
     results: list[Result],
-    inventory: Inventory,
+    shadowed: Mapping[ObjectKey, Obj],
     *,
     pulled: bool = False,
 ) -> None:
@@ -356,17 +369,17 @@ def _collect(
             results.append(
                 Result(
                     "error",
-                    f"{key[0]} {key[1]}/{key[2]} would be produced by both {produced[key]} and {who}; "
+                    f"{key.describe()} would be produced by both {produced[key]} and {who}; "
                     "keeping the first",
                     by,
                 )
             )
             continue
-        if not pulled and key in inventory.objects:
+        if not pulled and key in shadowed:
             results.append(
                 Result(
                     "error",
-                    f"target namespace {key[1]!r} already has {key[0]} {key[2]} that is not a mirror; "
+                    f"target namespace {key.namespace!r} already has {_kind_name(key)} that is not a mirror; "
                     "it is left alone",
                     by,
                 )

@@ -6,35 +6,29 @@ Pure: `sync`, `status`, `diff`, `prune` and `watch` all decide through these fun
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from kubectl_mirror.engine import markers as m
 from kubectl_mirror.engine.kinds import clean_for_copy
-from kubectl_mirror.engine.model import Obj
-from kubectl_mirror.engine.render import canonical, group_of
+from kubectl_mirror.engine.model import Obj, ObjectKey
+from kubectl_mirror.engine.render import canonical
 from kubectl_mirror.errors import Ref
 
-Key = tuple[str, str, str, str]  # group, kind, namespace, name
-Verb = Literal["create", "update", "recreate", "unchanged", "conflict", "delete", "mark-stale"]
+Key = ObjectKey
+Verb = Literal["create", "update", "recreate", "unchanged", "conflict", "delete", "mark-stale", "keep"]
+# What became of the source of a mirror that nothing renders any more.
+SourceState = Literal["renders", "untargeted", "unmarked", "gone", "failed", "out-of-scope"]
 
 _TOP = ("apiVersion", "kind", "metadata", "status")
 
 
-def key_of(obj: Mapping[str, Any]) -> Key:
-    meta = obj.get("metadata") or {}
-    return (
-        group_of(dict(obj)),
-        str(obj.get("kind", "")),
-        str(meta.get("namespace", "")),
-        str(meta.get("name", "")),
-    )
+key_of = ObjectKey.of
 
 
 def describe(key: Key) -> str:
-    kind = key[1] if key[0] == "core" else f"{key[1]}.{key[0]}"
-    return f"{kind} {key[2]}/{key[3]}"
+    return ObjectKey(*key).describe()
 
 
 @dataclass(frozen=True)
@@ -52,7 +46,7 @@ class Action:
 
     @property
     def writes(self) -> bool:
-        return self.verb not in ("unchanged", "conflict")
+        return self.verb not in ("unchanged", "conflict", "keep")
 
 
 def is_ours(live: Mapping[str, Any]) -> bool:
@@ -128,13 +122,21 @@ def _needs_recreate(desired: Obj, live: Mapping[str, Any]) -> str:
 
 
 def decide(
-    desired: Obj,
+    desired: Obj | None,
     live: Mapping[str, Any] | None,
     *,
+    source: SourceState = "renders",
     adopt: bool = False,
     pulled: bool = False,
 ) -> Action:
-    """What to do for one desired mirror given what the cluster has at its place."""
+    """What to do at one mirror's place: the only place the rules live.
+
+    `desired` is what the source renders for this place (None: it renders nothing here);
+    `live` is what the cluster has there; `source` says what became of the source when
+    nothing is desired. sync, status, diff, prune and watch all decide here."""
+    if desired is None:
+        assert live is not None
+        return _without_desired(live, source)
     key = key_of(desired)
     if live is None:
         return Action("create", key, desired, None, "missing")
@@ -147,8 +149,14 @@ def decide(
                 dict(live),
                 "exists and is not managed by kubectl-mirror (use --adopt)",
             )
-        adopted = _with_annotation(desired, m.ADOPTED, "true")
-        return Action("update", key, adopted, dict(live), "adopted", tuple(drift(adopted, live)))
+        desired = _with_annotation(desired, m.ADOPTED, "true")
+        # Adoption writes like any update, so a field the server will not change (a Secret's
+        # type, an immutable object) needs a recreate here too.
+        why = _needs_recreate(desired, live)
+        changed = tuple(drift(desired, live))
+        if why:
+            return Action("recreate", key, desired, dict(live), f"adopted; {why}", changed)
+        return Action("update", key, desired, dict(live), "adopted", changed)
     if ((live.get("metadata") or {}).get("annotations") or {}).get(m.ADOPTED) == "true":
         desired = _with_annotation(desired, m.ADOPTED, "true")  # the record of adoption stays
     paths = drift(desired, live)
@@ -160,6 +168,34 @@ def decide(
     return Action("update", key, desired, dict(live), "drifted", tuple(paths))
 
 
+_KEEP = {
+    "out-of-scope": "its source is outside this command's scope",
+    "failed": "its source failed to render (a bad marker never deletes anything)",
+    "renders": "its source still selects it",
+}
+_DELETE = {
+    "untargeted": "its namespace is no longer a target",
+    "unmarked": "its source is no longer marked",
+    "gone": "its source is gone",
+}
+
+
+def _without_desired(live: Mapping[str, Any], source: SourceState) -> Action:
+    """A live object that no source wants at its place: keep it, delete it, or mark it stale."""
+    key = key_of(live)
+    if not is_ours(live):
+        return Action("keep", key, None, dict(live), "not managed by kubectl-mirror")
+    if source in _KEEP:
+        return Action("keep", key, None, dict(live), _KEEP[source])
+    meta = live.get("metadata") or {}
+    orphan = (meta.get("annotations") or {}).get(m.ON_SOURCE_DELETE) == "orphan"
+    if source == "gone" and orphan:  # on-source-delete applies when the source itself is gone
+        if (meta.get("labels") or {}).get(m.STALE) == "true":
+            return Action("keep", key, None, dict(live), "already marked stale")
+        return Action("mark-stale", key, None, dict(live), _DELETE[source])
+    return Action("delete", key, None, dict(live), _DELETE[source])
+
+
 def _with_annotation(obj: Obj, key: str, value: str) -> Obj:
     meta = dict(obj["metadata"])
     meta["annotations"] = dict(sorted({**meta["annotations"], key: value}.items()))
@@ -168,39 +204,3 @@ def _with_annotation(obj: Obj, key: str, value: str) -> Obj:
 
 def source_id_of(live: Mapping[str, Any]) -> str:
     return str(((live.get("metadata") or {}).get("labels") or {}).get(m.SOURCE_HASH_LABEL, ""))
-
-
-def prune_actions(
-    live_mirrors: Iterable[Mapping[str, Any]],
-    *,
-    desired: Iterable[Key],
-    protected_sources: Iterable[str],
-    present_sources: Iterable[str],
-) -> list[Action]:
-    """Mirrors we made that nothing selects any more.
-
-    `protected_sources` are source ids whose rendering failed this time: their mirrors are
-    kept, because a failed render says nothing about what the source wants.
-    `present_sources` are ids of sources that still exist (their mirrors are orphaned per
-    on-source-delete only when the source itself is gone)."""
-    wanted = set(desired)
-    protected = set(protected_sources)
-    present = set(present_sources)
-    actions: list[Action] = []
-    for live in live_mirrors:
-        if not is_ours(live):
-            continue
-        key = key_of(live)
-        sid = source_id_of(live)
-        if key in wanted or sid in protected:
-            continue
-        meta = live.get("metadata") or {}
-        annotations = meta.get("annotations") or {}
-        reason = "its namespace is no longer a target" if sid in present else "its source is gone or unmarked"
-        if annotations.get(m.ON_SOURCE_DELETE) == "orphan" and sid not in present:
-            if (meta.get("labels") or {}).get(m.STALE) == "true":
-                continue
-            actions.append(Action("mark-stale", key, None, dict(live), reason))
-        else:
-            actions.append(Action("delete", key, None, dict(live), reason))
-    return sorted(actions, key=lambda a: a.key)

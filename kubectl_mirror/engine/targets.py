@@ -87,7 +87,7 @@ def resolve_targets(
         if hit is None:
             decisions.append(Decision(name, False, "not matched by any target"))
             continue
-        if info is None and not options.explicit_outside_universe:
+        if info is None and options.live:
             decisions.append(Decision(name, False, "namespace does not exist"))
             continue
         why_not = _exclusion(

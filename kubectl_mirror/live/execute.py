@@ -57,7 +57,7 @@ class Executor:
 
     def _one(self, action: Action, report: Report, *, pulled: set[Any]) -> None:
         for _ in range(MAX_REDECIDE):
-            if action.verb in ("unchanged", "conflict"):
+            if not action.writes:
                 report.add(action, action.verb)
                 return
             if self.dry_run == "client":
@@ -76,7 +76,7 @@ class Executor:
             if action.desired is None:  # prune: the object changed hands or went away
                 report.add(action, "skipped")
                 return
-            action = decide(action.desired, live, adopt=self.adopt, pulled=(action.key[1:] in pulled))
+            action = decide(action.desired, live, adopt=self.adopt, pulled=(action.key in pulled))
         raise ClusterError("kept changing while being written; try again", action.ref)
 
     def _write(self, resource: Resource, action: Action) -> int:

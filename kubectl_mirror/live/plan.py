@@ -10,7 +10,7 @@ from typing import Any
 
 from kubectl_mirror.engine.model import EngineOptions, Obj, Result
 from kubectl_mirror.engine.plan import Outcome
-from kubectl_mirror.engine.reconcile import Action, Key, decide, key_of, prune_actions, source_id_of
+from kubectl_mirror.engine.reconcile import Action, Key, SourceState, decide, key_of, source_id_of
 from kubectl_mirror.engine.render import source_id
 from kubectl_mirror.io.cluster import Cluster
 from kubectl_mirror.live.state import LiveState, Scope, in_scope_mirror, read_state, render_live, source_key
@@ -32,7 +32,7 @@ class LivePlan:
 
 
 def _live_options(options: EngineOptions) -> EngineOptions:
-    return replace(options, explicit_outside_universe=False)
+    return replace(options, live=True)
 
 
 def _alive(namespaces: list[Obj]) -> list[Obj]:
@@ -51,58 +51,59 @@ def make_plan(cluster: Cluster, *, scope: Scope, options: EngineOptions, adopt: 
         # Objects of fully listed kinds are all known: an unmanaged one is a conflict at once,
         # without a create that the server would refuse.
         live = state.mirrors.get(key) or state.objects.get(key)
-        actions.append(decide(desired, live, adopt=adopt, pulled=key[1:] in pulled))
+        actions.append(decide(desired, live, adopt=adopt, pulled=key in pulled))
     return LivePlan(state, outcome, tuple(actions), tuple(_prune(cluster, state, outcome, scope)))
 
 
-def _failed_sources(outcome: Outcome) -> set[str]:
-    """Ids of every object an error points at: a source that failed to render keeps its
-    mirrors (a typo in a marker must never delete anything)."""
-    ids = set()
+def failures(outcome: Outcome) -> dict[str, list[Result]]:
+    """Error results by the id of the object they point at: a source that failed to render
+    keeps its mirrors (a typo in a marker must never delete anything), and `status` shows why."""
+    found: dict[str, list[Result]] = {}
     for result in outcome.results:
-        if result.severity == "error" and result.ref.kind and result.ref.name:
-            ref = result.ref
-            ids.add(
-                source_id(
-                    {
-                        "apiVersion": ref.api_version,
-                        "kind": ref.kind,
-                        "metadata": {"namespace": ref.namespace, "name": ref.name},
-                    }
-                )
-            )
-    return ids
+        ref = result.ref
+        if result.severity == "error" and ref.kind and ref.name:
+            meta = {"namespace": ref.namespace, "name": ref.name}
+            obj = {"apiVersion": ref.api_version, "kind": ref.kind, "metadata": meta}
+            found.setdefault(source_id(obj), []).append(result)
+    return found
 
 
 def _prune(cluster: Cluster, state: LiveState, outcome: Outcome, scope: Scope) -> list[Action]:
+    """Mirrors of ours that nothing renders any more, decided one by one."""
     rendered = {source_id(so.source.obj) for so in outcome.sources}
-    candidates = [m for m in state.mirrors.values() if in_scope_mirror(m, scope)]
-    if scope.selector:
-        # A gone source cannot be matched against a label selector: with -l, only mirrors of
-        # sources that were selected are considered.
-        candidates = [m for m in candidates if source_id_of(m) in rendered]
+    failed = failures(outcome)
     desired = {key_of(m) for m in outcome.mirrors}
-    present = set(rendered)
-    absent: set[str] = set()  # looked up once per source, not once per mirror
-    for live in candidates:
-        sid = source_id_of(live)
-        if key_of(live) in desired or sid in present or sid in absent:
+    known: dict[Key, SourceState] = {}  # looked up once per source, not once per mirror
+    actions = []
+    for live in state.mirrors.values():
+        key = key_of(live)
+        if key in desired:
             continue
-        found = _source_exists(cluster, state, live)
-        if found or sid:  # a mirror without a source id is looked up on its own
-            (present if found else absent).add(sid)
-    return prune_actions(
-        candidates, desired=desired, protected_sources=_failed_sources(outcome), present_sources=present
-    )
+        sid = source_id_of(live)
+        if not in_scope_mirror(live, scope) or (scope.selector and sid not in rendered):
+            # A gone source cannot be matched against a label selector: with -l, only mirrors
+            # of sources that were selected are considered.
+            where: SourceState = "out-of-scope"
+        elif sid in failed:
+            where = "failed"
+        elif sid in rendered:
+            where = "untargeted"
+        else:
+            origin = source_key(live)
+            if origin not in known:
+                known[origin] = "unmarked" if _source_exists(cluster, state, origin) else "gone"
+            where = known[origin]
+        action = decide(None, live, source=where)
+        if action.writes:
+            actions.append(action)
+    return sorted(actions, key=lambda a: a.key)
 
 
-def _source_exists(cluster: Cluster, state: LiveState, mirror: Obj) -> bool:
-    group, kind, namespace, name = source_key(mirror)
-    key: Key = (group, kind, namespace, name)
+def _source_exists(cluster: Cluster, state: LiveState, key: Key) -> bool:
     if key in state.objects:
         return True
-    resource = state.resources.get((group, kind))
+    resource = state.resources.get((key.group, key.kind))
     if resource is None:
         return False
-    found: Any = cluster.get(resource, namespace, name)
+    found: Any = cluster.get(resource, key.namespace, key.name)
     return found is not None

@@ -147,15 +147,19 @@ def render_live(state: LiveState, options: EngineOptions) -> Outcome:
     return render_all(items, options)
 
 
+def source_namespace_of(live: Obj) -> str:
+    annotations = (live.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(m.SOURCE_NAMESPACE, ""))
+
+
 def in_scope_mirror(live: Obj, scope: Scope) -> bool:
     """Mirrors whose source lives in the scope's namespace (the ones this command may prune)."""
-    annotations = (live.get("metadata") or {}).get("annotations") or {}
-    return scope.holds(str(annotations.get(m.SOURCE_NAMESPACE, "")))
+    return scope.holds(source_namespace_of(live))
 
 
-def source_key(live: Obj) -> tuple[str, str, str, str]:
+def source_key(live: Obj) -> Key:
     annotations: dict[str, Any] = (live.get("metadata") or {}).get("annotations") or {}
-    return (
+    return Key(
         str(annotations.get(m.SOURCE_GROUP, "")),
         str(annotations.get(m.SOURCE_KIND, "")),
         str(annotations.get(m.SOURCE_NAMESPACE, "")),

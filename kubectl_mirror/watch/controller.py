@@ -24,12 +24,21 @@ from kubectl_mirror.engine.model import EngineOptions, MirrorSpec, NamespaceInfo
 from kubectl_mirror.engine.plan import is_mirror, render_source, source_of
 from kubectl_mirror.engine.policy import API_GROUP, Policy, read_policy
 from kubectl_mirror.engine.policy import KIND as POLICY_KIND
-from kubectl_mirror.engine.reconcile import Action, Key, decide, describe, is_ours, key_of, normalized
+from kubectl_mirror.engine.reconcile import (
+    Action,
+    Key,
+    SourceState,
+    decide,
+    describe,
+    is_ours,
+    key_of,
+    normalized,
+)
 from kubectl_mirror.engine.render import content_hash
 from kubectl_mirror.errors import MirrorError, Ref
 from kubectl_mirror.io.cluster import Cluster, Resource
 from kubectl_mirror.live.execute import Executor, Report
-from kubectl_mirror.live.state import mirrorable
+from kubectl_mirror.live.state import mirrorable, source_namespace_of
 from kubectl_mirror.watch.events import EventRecorder
 from kubectl_mirror.watch.informer import Informer, cache_key
 from kubectl_mirror.watch.queue import WorkQueue
@@ -79,7 +88,7 @@ def _record(obj: Obj) -> MirrorRecord:
         key=cache_key(obj),
         digest=sys.intern(digest),
         resource_version=str(meta.get("resourceVersion", "")),
-        source=(
+        source=Key(
             sys.intern(str(annotations.get(m.SOURCE_GROUP, ""))),
             sys.intern(str(annotations.get(m.SOURCE_KIND, ""))),
             sys.intern(str(annotations.get(m.SOURCE_NAMESPACE, ""))),
@@ -117,7 +126,7 @@ class Controller:
     _written: dict[Key, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.options = replace(self.options, explicit_outside_universe=False)
+        self.options = replace(self.options, live=True)
         self.events = EventRecorder(self.cluster)
 
     # -- caches ------------------------------------------------------------------------------
@@ -155,21 +164,27 @@ class Controller:
         )
 
     def _keep_object(self, obj: Obj) -> Any:
-        """Mirrors slim, candidate sources whole, everything else dropped."""
+        """Mirrors slim, candidate sources whole, everything else dropped.
+
+        A mirror whose source is outside this controller's scope is not ours to judge: it is
+        not cached, so nothing can ever enqueue, update or prune it (another controller, or
+        nobody, owns that decision)."""
         if is_ours(obj):
-            return _record(obj)
+            return _record(obj) if self._in_scope(source_namespace_of(obj)) else None
         if is_mirror(obj):
             return None
         if self._is_candidate(obj):
             return obj
         return None
 
+    def _in_scope(self, namespace: str) -> bool:
+        patterns = self.config.source_namespaces
+        return not patterns or any(glob_match(p, namespace) for p in patterns)
+
     def _is_candidate(self, obj: Obj) -> bool:
         meta = obj.get("metadata") or {}
         ns = str(meta.get("namespace", ""))
-        if self.config.source_namespaces and not any(
-            glob_match(p, ns) for p in self.config.source_namespaces
-        ):
+        if not self._in_scope(ns):
             return False
         if any(p.namespace == ns for p in list(self.policies.values())):
             return True
@@ -441,7 +456,7 @@ class Controller:
         if source is None:
             if any(r.severity == "error" for r in results):
                 return "error"  # a bad marker never deletes anything
-            return self._orphaned(key, owned, present=True)
+            return self._orphaned(key, owned, source="unmarked")
         outcome = render_source(source, universe=universe, options=self.options)
         for r in outcome.results:
             self._report(obj, r)
@@ -476,7 +491,7 @@ class Controller:
             if any(word in ("created", "configured", "recreated") for _, word in report.done[before:]):
                 self._expect(mkey, digest)
         for mkey in sorted(owned - wanted):
-            self._prune(mkey, report, source_present=True)
+            self._prune(mkey, report, source="untargeted")
         return self._finish(obj, report)
 
     def _expect(self, mkey: Key, digest: str) -> None:
@@ -496,32 +511,28 @@ class Controller:
             return dict(self.namespaces)
         return {n: i for n, i in self.namespaces.items() if i.label_map().get(m.ACCEPT) == "true"}
 
-    def _orphaned(self, key: SourceKey, owned: set[Key], *, present: bool | None = None) -> str:
+    def _orphaned(self, key: SourceKey, owned: set[Key], *, source: SourceState | None = None) -> str:
         if not owned:
             return "unchanged"
-        if present is None:
+        if source is None:
             resource = self.resources.get(key[:2])
-            present = resource is not None and self.cluster.get(resource, key[2], key[3]) is not None
+            found = resource is not None and self.cluster.get(resource, key[2], key[3]) is not None
+            source = "unmarked" if found else "gone"
         report = Report()
         for mkey in sorted(owned):
-            self._prune(mkey, report, source_present=present)
+            self._prune(mkey, report, source=source)
         return self._finish(None, report)
 
-    def _prune(self, mkey: Key, report: Report, *, source_present: bool) -> None:
-        record = self.mirrors.get(mkey)
+    def _prune(self, mkey: Key, report: Report, *, source: SourceState) -> None:
         resource = self.resources.get(mkey[:2])
-        if record is None or resource is None:
+        if mkey not in self.mirrors or resource is None:
             return
         live = self.cluster.get(resource, mkey[2], mkey[3])
-        if live is None or not is_ours(live):
+        if live is None:
             return
-        if record.on_source_delete == "orphan" and not source_present:
-            if record.stale:
-                return
-            action = Action("mark-stale", mkey, None, live, "source deleted")
-        else:
-            action = Action("delete", mkey, None, live, "no longer selected")
-        self._executor().run([action], report)
+        action = decide(None, live, source=source)
+        if action.writes:
+            self._executor().run([action], report)
 
     def _executor(self) -> Executor:
         return Executor(self.cluster, lambda a: self.resources.get(a.key[:2]))

@@ -31,7 +31,7 @@ def cache_key(obj: Obj) -> Key:
     """`key_of` with interned strings: 200,000 cached keys share a few kinds, namespaces and
     names (every source's name recurs in each of its target namespaces)."""
     group, kind, namespace, name = key_of(obj)
-    return (sys.intern(group), sys.intern(kind), sys.intern(namespace), sys.intern(name))
+    return Key(sys.intern(group), sys.intern(kind), sys.intern(namespace), sys.intern(name))
 
 
 def _keep_all(obj: Obj) -> Any:

@@ -24,8 +24,8 @@ def test_prune_lists_without_acting_until_yes(synced: Any, mirror: Any, kubectl:
     listed = mirror("prune", "-n", "platform")
     assert listed.returncode == 0
     assert listed.stdout.splitlines() == [
-        "configmap/settings -n team-a would be deleted (its source is gone or unmarked)",
-        "configmap/settings -n team-b would be deleted (its source is gone or unmarked)",
+        "configmap/settings -n team-a would be deleted (its source is gone)",
+        "configmap/settings -n team-b would be deleted (its source is gone)",
     ]
     assert synced.log.writes() == []
     acted = mirror("prune", "-n", "platform", "--yes")
@@ -114,7 +114,7 @@ def test_a_typo_in_a_marker_never_prunes_its_mirrors(synced: Any, mirror: Any, k
         "kubectl-mirror.io/targets=Bad_Name",
     )
     done = mirror("prune", "-n", "platform", "--yes")
-    assert done.returncode == 0
+    assert done.returncode == 1
     assert "error:" in done.stderr
     assert get(synced, kubectl, "configmap", "team-a", "settings") is not None
 

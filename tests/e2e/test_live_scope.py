@@ -1,0 +1,178 @@
+"""Bugs first seen on a real kube-apiserver: scope, conflicts, adoption and exit codes.
+
+Each test runs on both servers (tests/e2e/conftest.py); each failed on the real one before its fix.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import need
+from tests.e2e.live_helpers import Watcher, cm, data_of, get, ns, wait_for
+
+pytestmark = pytest.mark.e2e
+
+TEAMS = ("t-1", "t-2", "t-3")
+
+
+def _publisher(cluster: Any, namespace: str, name: str, targets: str = "t-*") -> dict[str, Any]:
+    return cm(
+        cluster,
+        name,
+        namespace,
+        data={"from": namespace},
+        labels={"kubectl-mirror.io/source": "true"},
+        annotations={"kubectl-mirror.io/targets": targets},
+    )
+
+
+@pytest.fixture
+def two_teams(apiserver: Any, mirror: Any) -> Any:
+    """Sources in pa-src and pb-src, each mirrored into t-1..t-3 by a cluster-wide sync."""
+    for name in ("pa-src", "pb-src", *TEAMS):
+        ns(apiserver, name)
+    _publisher(apiserver, "pa-src", "a")
+    _publisher(apiserver, "pb-src", "b")
+    _publisher(apiserver, "pb-src", "typo")
+    done = mirror("sync", "-A")
+    assert done.returncode == 0, done.stderr
+    return apiserver
+
+
+def _scoped_watch(kubeconfig: Path, e2e_env: dict[str, str], log: Path, *scope: str) -> Watcher:
+    argv = [need("kubectl"), "mirror", "watch", "--kubeconfig", str(kubeconfig), "--resync-period", "1"]
+    return Watcher([*argv, *scope], e2e_env, log)
+
+
+@pytest.mark.parametrize(
+    "scope", [("-n", "pa-src"), ("-A", "--source-namespaces", "pa-*")], ids=["namespace", "source-namespaces"]
+)
+def test_scoped_watch_leaves_mirrors_of_out_of_scope_sources_alone(
+    two_teams: Any, kubectl: Any, kubeconfig: Path, e2e_env: dict[str, str], tmp_path: Path, scope: Any
+) -> None:
+    # An out-of-scope source whose marker became a typo: still never a reason to delete.
+    kubectl(
+        "annotate", "--overwrite", "configmap", "typo", "-n", "pb-src", "kubectl-mirror.io/targets=Bad_Name"
+    )
+    watcher = _scoped_watch(kubeconfig, e2e_env, tmp_path / "watch.log", *scope)
+    try:
+        kubectl("patch", "configmap", "a", "-n", "pa-src", "--type", "merge", "-p", '{"data":{"from":"new"}}')
+        for team in TEAMS:
+            wait_for(
+                lambda t=team: data_of(two_teams, kubectl, t, "a") == {"from": "new"}, what=f"a in {team}"
+            )
+        time.sleep(3.0)  # three resyncs
+        for team in TEAMS:
+            assert data_of(two_teams, kubectl, team, "b") == {"from": "pb-src"}, team
+            assert data_of(two_teams, kubectl, team, "typo") == {"from": "pb-src"}, team
+    finally:
+        watcher.stop()
+    assert "deleted" not in watcher.output()
+
+
+def test_adopting_a_secret_of_another_type_recreates_it(cluster: Any, mirror: Any, kubectl: Any) -> None:
+    value = base64.b64encode(b"v").decode()
+    cm(cluster, "creds", "team-a", kind="Secret", data={"old": value}, type="example.com/legacy")
+    cm(
+        cluster,
+        "creds",
+        "platform",
+        kind="Secret",
+        data={"token": value},
+        type="Opaque",
+        labels={"kubectl-mirror.io/source": "true"},
+        annotations={"kubectl-mirror.io/targets": "team-a"},
+    )
+    done = mirror("sync", "-n", "platform", "--adopt")
+    assert done.returncode == 0, done.stderr
+    assert "secret/creds -n team-a recreated" in done.stdout
+    after = get(cluster, kubectl, "secret", "team-a", "creds")
+    assert after is not None
+    assert after["type"] == "Opaque"
+    assert after["data"] == {"token": value}
+    assert after["metadata"]["annotations"]["kubectl-mirror.io/adopted"] == "true"
+    again = mirror("sync", "-n", "platform")
+    assert again.stdout.strip() == "created 0, updated 0, unchanged 1, conflicts 0"
+
+
+@pytest.mark.parametrize("scope", [("-n", "platform"), ("-A",)], ids=["namespace", "all"])
+def test_an_object_that_is_not_ours_is_one_conflict_in_every_scope(
+    cluster: Any, mirror: Any, kubectl: Any, scope: tuple[str, ...]
+) -> None:
+    theirs = cm(cluster, "db", "team-a", kind="Secret", data={"mine": base64.b64encode(b"s3cret").decode()})
+    cm(
+        cluster,
+        "db",
+        "platform",
+        kind="Secret",
+        data={"url": base64.b64encode(b"postgres://x").decode()},
+        labels={"kubectl-mirror.io/source": "true"},
+        annotations={"kubectl-mirror.io/targets": "team-*"},
+    )
+    done = mirror("sync", *scope)
+    assert done.returncode == 1
+    assert (
+        "conflict: Secret team-a/db: exists and is not managed by kubectl-mirror (use --adopt)" in done.stderr
+    )
+    assert "error:" not in done.stderr
+    assert "created 1, updated 0, unchanged 0, conflicts 1" in done.stdout
+    after = get(cluster, kubectl, "secret", "team-a", "db")
+    assert after is not None
+    assert after["metadata"]["resourceVersion"] == theirs["metadata"]["resourceVersion"]
+    rows = json.loads(mirror("status", *scope, "-o", "json").stdout)["items"]
+    assert [(r["source"], r["in-sync"], r["conflict"]) for r in rows] == [("platform/db", 1, 1)]
+    # The conflict blocks nothing else: the source's orphan in another namespace is pruned.
+    ns(cluster, "team-c")
+    assert mirror("sync", *scope).returncode == 1  # still the conflict
+    kubectl(
+        "annotate", "--overwrite", "secret", "db", "-n", "platform", "kubectl-mirror.io/targets=team-a,team-c"
+    )
+    pruned = mirror("prune", *scope, "--yes")
+    assert pruned.returncode == 0, pruned.stderr
+    assert pruned.stdout.splitlines() == ["secret/db -n team-b deleted"]
+    assert get(cluster, kubectl, "secret", "team-a", "db") is not None
+
+
+def test_status_and_prune_exit_1_on_any_error_and_status_lists_the_failed_source(
+    cluster: Any, mirror: Any, kubectl: Any
+) -> None:
+    cm(
+        cluster,
+        "good",
+        "platform",
+        data={"k": "v"},
+        labels={"kubectl-mirror.io/source": "true"},
+        annotations={"kubectl-mirror.io/targets": "team-a"},
+    )
+    cm(
+        cluster,
+        "broken",
+        "platform",
+        data={"k": "v"},
+        labels={"kubectl-mirror.io/source": "true"},
+        annotations={"kubectl-mirror.io/targets": "Bad_Name"},
+    )
+    assert mirror("sync", "-n", "platform").returncode == 1
+    status = mirror("status", "-n", "platform")
+    assert status.returncode == 1
+    assert "error: ConfigMap platform/broken" in status.stderr
+    table = status.stdout.splitlines()
+    assert table[0].split()[-1] == "REASON"
+    broken = next(line for line in table if line.startswith("platform/broken"))
+    assert "Bad_Name" in broken
+    assert any(line.startswith("platform/good ") for line in table)
+    machine = json.loads(mirror("status", "-n", "platform", "-o", "json").stdout)
+    reasons = {r["source"]: r.get("error", "") for r in machine["items"]}
+    assert "Bad_Name" in reasons["platform/broken"]
+    assert reasons["platform/good"] == ""
+    pruned = mirror("prune", "-n", "platform", "--yes")
+    assert pruned.returncode == 1
+    assert "error: ConfigMap platform/broken" in pruned.stderr
+    listed = mirror("prune", "-n", "platform")
+    assert listed.returncode == 1
