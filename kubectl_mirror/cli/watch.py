@@ -73,7 +73,7 @@ def watch(
     log_format: Annotated[str, typer.Option("--log-format", help="text or json.")] = "text",
     stall_after: Annotated[
         float, typer.Option("--watch-stall-timeout", help="Restart a watch silent for this many seconds.")
-    ] = 90.0,
+    ] = 180.0,
 ) -> None:
     """Keep mirrors in sync continuously (a controller)."""
     from kubectl_mirror.cli.logs import setup_logging

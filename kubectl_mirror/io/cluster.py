@@ -362,6 +362,8 @@ class Cluster:
                             obj.setdefault("apiVersion", resource.api_version)
                             obj.setdefault("kind", resource.kind)
                         yield event
+        except urllib3.exceptions.ReadTimeoutError as err:
+            raise WatchSilent(f"watch {resource.plural}: no data for {read_timeout:g}s") from err
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise ClusterError(f"watch {resource.plural}: {_one_line(err)}") from err
         finally:
@@ -497,6 +499,11 @@ def _resources_of(group: str, version: str, listing: Any) -> Iterator[Resource]:
             namespaced=bool(r.get("namespaced")),
             verbs=frozenset(r.get("verbs") or ()),
         )
+
+
+class WatchSilent(ClusterError):
+    """An open watch delivered nothing, not even a bookmark, for its read timeout. Nothing was
+    missed: the watch resumes from the last resourceVersion it saw."""
 
 
 def connect(options: ClusterOptions) -> Cluster:

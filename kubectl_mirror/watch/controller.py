@@ -48,6 +48,7 @@ log = logging.getLogger("kubectl_mirror.watch")
 CRD_GROUP, CRD_KIND = "apiextensions.k8s.io", "CustomResourceDefinition"
 
 SourceKey = Key  # (group, kind, namespace, name) of a source
+GONE = ""  # in `_written`: a mirror we deleted, whose DELETED event is our own echo
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class WatchConfig:
     resync_period: float = 300.0
     source_namespaces: tuple[str, ...] = ()  # globs: who may publish (empty: everyone)
     require_consent: bool = False
-    stall_after: float = 90.0
+    stall_after: float = 180.0
     watch_timeout: int = 300
     # CRD events trigger a rediscovery at once; the period catches what they cannot show
     # (aggregated APIs, or no right to watch CRDs).
@@ -152,7 +153,7 @@ class Controller:
             affected = [k for k, spec in self.specs.items() if spec is not None and _may_target(spec, name)]
         if old != new:
             for source in affected:
-                self.queue.add(source)
+                self.queue.add(source, urgent=self.synced)
 
     def _keep_namespace(self, obj: Obj) -> NamespaceInfo | None:
         meta = obj.get("metadata") or {}
@@ -207,15 +208,16 @@ class Controller:
                 self.mirrors[key] = new
                 self.by_source[new.source].add(key)
                 if new.digest != written:  # the echo of our own write needs no reconcile
-                    self.queue.add(new.source)
+                    self.queue.add(new.source, urgent=self.synced)
                 return
             if new is not None:
                 self.sources[key] = new
                 self.specs[key] = self._spec(new)
         if isinstance(old, MirrorRecord):
-            self.queue.add(old.source)
+            if new is not None or written != GONE:
+                self.queue.add(old.source, urgent=self.synced)
         else:
-            self.queue.add(key)
+            self.queue.add(key, urgent=self.synced)
 
     def _spec(self, obj: Obj) -> MirrorSpec | None:
         source, _ = source_of(obj, Ref.of(obj), policies=list(self.policies.values()), options=self.options)
@@ -406,7 +408,7 @@ class Controller:
         with self._lock:
             keys = set(self.sources) | {k for k, v in self.by_source.items() if v}
         for key in sorted(keys):
-            self.queue.add(key)
+            self.queue.add(key, urgent=False)
 
     # -- work --------------------------------------------------------------------------------
 
@@ -422,6 +424,8 @@ class Controller:
             try:
                 result = self.reconcile(key)
                 self.queue.forget(key)
+                if result == "partial":  # yielded to other work: the rest comes in its turn
+                    self.queue.add(key, urgent=self.queue.lane_of(key) == "urgent")
             except MirrorError as err:
                 result = "error"
                 delay = self.queue.retry(key)
@@ -464,14 +468,15 @@ class Controller:
             return "error"
         report = Report()
         executor = self._executor()
-        wanted = set()
+        wanted = {key_of(desired) for desired in outcome.mirrors}
         for desired in outcome.mirrors:
             mkey = key_of(desired)
-            wanted.add(mkey)
             digest = desired["metadata"]["annotations"][m.CONTENT_HASH]
             record = self.mirrors.get(mkey)
             if (record is not None and record.digest == digest) or self._written.get(mkey) == digest:
                 continue
+            if report.done and self.queue.should_yield(key):
+                return self._finish(obj, report, partial=True)
             if record is None:
                 action = decide(desired, None)
             elif (
@@ -490,9 +495,7 @@ class Controller:
             executor.run([action], report)
             if any(word in ("created", "configured", "recreated") for _, word in report.done[before:]):
                 self._expect(mkey, digest)
-        for mkey in sorted(owned - wanted):
-            self._prune(mkey, report, source="untargeted")
-        return self._finish(obj, report)
+        return self._prune_all(key, obj, sorted(owned - wanted), report, source="untargeted")
 
     def _expect(self, mkey: Key, digest: str) -> None:
         with self._lock:
@@ -518,10 +521,16 @@ class Controller:
             resource = self.resources.get(key[:2])
             found = resource is not None and self.cluster.get(resource, key[2], key[3]) is not None
             source = "unmarked" if found else "gone"
-        report = Report()
-        for mkey in sorted(owned):
+        return self._prune_all(key, None, sorted(owned), Report(), source=source)
+
+    def _prune_all(
+        self, key: SourceKey, obj: Obj | None, keys: list[Key], report: Report, *, source: SourceState
+    ) -> str:
+        for mkey in keys:
+            if report.done and self.queue.should_yield(key):
+                return self._finish(obj, report, partial=True)
             self._prune(mkey, report, source=source)
-        return self._finish(None, report)
+        return self._finish(obj, report)
 
     def _prune(self, mkey: Key, report: Report, *, source: SourceState) -> None:
         resource = self.resources.get(mkey[:2])
@@ -532,12 +541,16 @@ class Controller:
             return
         action = decide(None, live, source=source)
         if action.writes:
+            before = len(report.done)
             self._executor().run([action], report)
+            if any(word == "deleted" for _, word in report.done[before:]):
+                with self._lock:
+                    self._written[mkey] = GONE  # its DELETED event is our own echo
 
     def _executor(self) -> Executor:
         return Executor(self.cluster, lambda a: self.resources.get(a.key[:2]))
 
-    def _finish(self, obj: Obj | None, report: Report) -> str:
+    def _finish(self, obj: Obj | None, report: Report, *, partial: bool = False) -> str:
         for action, word in report.done:
             if word == "conflict" and obj is not None:
                 self.events.warn(obj, "MirrorConflict", f"{describe(action.key)}: {action.reason}")
@@ -549,6 +562,8 @@ class Controller:
                 if obj is not None:
                     self.events.warn(obj, "MirrorFailed", error)
             raise MirrorError(f"{len(report.errors)} mirror(s) failed")
+        if partial:
+            return "partial"
         changed = [w for _, w in report.done if w not in ("unchanged", "skipped")]
         return "changed" if changed else "unchanged"
 

@@ -1,8 +1,12 @@
 """List+watch for one resource, kept in a local cache, that never goes silent.
 
-A 410 Gone or a broken stream leads to a relist with jittered backoff (the cache is diffed
-against the new list, so handlers see the changes they missed); a stream that delivers nothing,
-not even a bookmark, for `stall_after` seconds is cut and restarted. Both are counted.
+A watch that ends (the server's timeout, EOF) resumes from the last resourceVersion seen. A
+410 Gone or a failed request leads to a relist with jittered backoff (the cache is diffed
+against the new list, so handlers see the changes they missed). A stream that delivers nothing,
+not even a bookmark, for `stall_after` seconds is cut and resumed from its last version (a
+wedged connection); a real kube-apiserver sends a bookmark on a quiet watch about every 60 s
+(the first after up to 120 s), so the default 180 s never cuts a healthy stream. Restarts are
+counted by reason.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 from kubectl_mirror.engine.model import Obj
 from kubectl_mirror.engine.reconcile import Key, key_of
 from kubectl_mirror.errors import ForbiddenError, MirrorError
-from kubectl_mirror.io.cluster import WATCH_PAGE_SIZE, Cluster, Resource
+from kubectl_mirror.io.cluster import WATCH_PAGE_SIZE, Cluster, Resource, WatchSilent
 
 log = logging.getLogger("kubectl_mirror.watch")
 
@@ -45,13 +49,14 @@ class Informer:
     handler: Handler
     label_selector: str | None = None
     keep: Callable[[Obj], Any] = _keep_all  # what to cache per object (None: not cached)
-    stall_after: float = 90.0
+    stall_after: float = 180.0
     watch_timeout: int = 300
     store: dict[Key, Any] = field(default_factory=dict)
     synced: threading.Event = field(default_factory=threading.Event)
     restarts: Counter[str] = field(default_factory=Counter)
     last_seen: float = field(default_factory=time.monotonic)
     forbidden: bool = False
+    version: str = ""  # the last resourceVersion seen: where a resumed watch starts
     _versions: dict[Key, str] = field(default_factory=dict)
 
     @property
@@ -66,10 +71,13 @@ class Informer:
         failures = 0
         while not stop.is_set():
             try:
-                version = self._relist()
+                self.version = self._relist()
                 failures = 0
                 while not stop.is_set():
-                    version, reason = self._watch(version, stop)
+                    try:
+                        reason = self._watch(stop)
+                    except WatchSilent:
+                        reason = "stalled"  # resumed from self.version: nothing was missed
                     if reason:
                         self.restarts[reason] += 1
                         log.info("watch %s restarts: %s", self.name, reason)
@@ -84,8 +92,7 @@ class Informer:
             except Exception as err:  # a bug or an odd answer costs a relist, never the watch
                 failures += 1
                 message = err.message if isinstance(err, MirrorError) else f"{type(err).__name__}: {err}"
-                reason = "stalled" if "timed out" in message.lower() else "error"
-                self.restarts[reason] += 1
+                self.restarts["error"] += 1
                 delay = min(30.0, 0.2 * 2 ** min(failures, 8)) * (0.5 + random.random())
                 log.warning("watch %s failed (%s); relisting in %.1fs", self.name, message, delay)
                 stop.wait(delay)
@@ -125,11 +132,12 @@ class Informer:
         self.store[key] = kept
         self.handler("MODIFIED" if old is not None else "ADDED", key, old, kept)
 
-    def _watch(self, version: str, stop: threading.Event) -> tuple[str, str]:
-        """One watch stream; returns the last version and why it ended ("" for a normal end)."""
+    def _watch(self, stop: threading.Event) -> str:
+        """One watch stream from `self.version`, which follows every event; returns why it
+        ended ("" for a normal end)."""
         stream = self.cluster.watch(
             self.resource,
-            resource_version=version,
+            resource_version=self.version,
             label_selector=self.label_selector,
             timeout_seconds=self.watch_timeout,
             read_timeout=self.stall_after,
@@ -137,14 +145,14 @@ class Informer:
         for event in stream:
             self.last_seen = time.monotonic()
             if stop.is_set():
-                return version, ""
+                return ""
             kind = event.get("type")
             obj = event.get("object") or {}
             if kind == "ERROR":
                 code = obj.get("code")
-                return version, "gone" if code == 410 else f"error {code}"
+                return "gone" if code == 410 else f"error {code}"
             meta = obj.get("metadata") or {}
-            version = str(meta.get("resourceVersion") or version)
+            self.version = str(meta.get("resourceVersion") or self.version)
             if kind == "BOOKMARK":
                 continue
             key = cache_key(obj)
@@ -154,4 +162,4 @@ class Informer:
                 self.handler("DELETED", key, old, None)  # also for objects cached elsewhere
             elif kind in ("ADDED", "MODIFIED"):
                 self._apply(kind, key, obj)
-        return version, ""
+        return ""

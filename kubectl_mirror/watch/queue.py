@@ -1,5 +1,15 @@
 """A work queue keyed by source: duplicates collapse, a key is never worked on by two workers
-at once, and failures come back after a per-key exponential backoff."""
+at once, and failures come back after a per-key exponential backoff.
+
+Two lanes, so one source's change never waits for a backlog of others: `urgent` holds what an
+event asked for (a source or mirror changed, a namespace appeared); `background` holds
+start-up, resyncs, retries and the rest of a reconcile that yielded. Urgent keys are handed out
+first, and while any urgent key is queued or being worked on, background keys wait and
+background work in progress yields (`should_yield`), so the client's request budget (--qps)
+goes to the change a user is waiting for.
+
+One lock (`_cond`) guards every field.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +18,25 @@ import threading
 import time
 from collections import deque
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, Literal
+
+Lane = Literal["urgent", "background"]
 
 
 class WorkQueue:
     def __init__(self, *, base_delay: float = 0.5, max_delay: float = 300.0) -> None:
         self._cond = threading.Condition()
-        self._ready: deque[Any] = deque()  # a resync queues every source at once
-        self._queued: set[Hashable] = set()
-        self._active: set[Hashable] = set()
-        self._dirty: set[Hashable] = set()  # re-added while active: requeue when done
+        # A key promoted from background to urgent stays in the background deque too; `_queued`
+        # says which entry counts, and the other is skipped when popped.
+        self._lanes: dict[Lane, deque[Any]] = {"urgent": deque(), "background": deque()}
+        self._queued: dict[Hashable, Lane] = {}
+        self._active: dict[Hashable, Lane] = {}
+        self._dirty: dict[Hashable, Lane] = {}  # re-added while active: requeue when done
         self._later: list[tuple[float, int, Any]] = []
         self._failures: dict[Hashable, int] = {}
+        # Kept as counts, so `should_yield`, asked before every write, costs O(1).
+        self._urgent_queued = 0
+        self._urgent_active = 0
         self._seq = 0
         self._closed = False
         self.base_delay = base_delay
@@ -27,16 +44,26 @@ class WorkQueue:
 
     def __len__(self) -> int:
         with self._cond:
-            return len(self._ready) + len(self._later)
+            return len(self._queued) + len(self._later)
 
-    def add(self, key: Hashable) -> None:
+    def add(self, key: Hashable, *, urgent: bool = True) -> None:
+        lane: Lane = "urgent" if urgent else "background"
         with self._cond:
             if key in self._active:
-                self._dirty.add(key)
-            elif key not in self._queued:
-                self._queued.add(key)
-                self._ready.append(key)
-                self._cond.notify()
+                if self._dirty.get(key) != "urgent":
+                    self._dirty[key] = lane
+            else:
+                self._enqueue(key, lane)
+
+    def _enqueue(self, key: Hashable, lane: Lane) -> None:
+        queued = self._queued.get(key)
+        if queued == "urgent" or queued == lane:
+            return
+        if lane == "urgent":
+            self._urgent_queued += 1
+        self._queued[key] = lane
+        self._lanes[lane].append(key)
+        self._cond.notify()
 
     def add_after(self, key: Hashable, delay: float) -> None:
         with self._cond:
@@ -58,21 +85,21 @@ class WorkQueue:
             self._failures.pop(key, None)
 
     def get(self, timeout: float = 0.5) -> Any | None:
+        """The next key: urgent first; background only while no urgent work is in flight."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
                 now = time.monotonic()
                 while self._later and self._later[0][0] <= now:
                     _, _, key = heapq.heappop(self._later)
-                    if key not in self._queued and key not in self._active:
-                        self._queued.add(key)
-                        self._ready.append(key)
-                    elif key in self._active:
-                        self._dirty.add(key)
-                if self._ready:
-                    key = self._ready.popleft()
-                    self._queued.discard(key)
-                    self._active.add(key)
+                    if key in self._active:
+                        self._dirty.setdefault(key, "background")
+                    else:
+                        self._enqueue(key, "background")
+                key = self._pop("urgent")
+                if key is None and not self._urgent_active:
+                    key = self._pop("background")
+                if key is not None:
                     return key
                 if self._closed or now >= deadline:
                     return None
@@ -81,19 +108,47 @@ class WorkQueue:
                     wait = min(wait, max(0.0, self._later[0][0] - now))
                 self._cond.wait(wait)
 
+    def _pop(self, lane: Lane) -> Any | None:
+        entries = self._lanes[lane]
+        while entries:
+            key = entries.popleft()
+            if self._queued.get(key) == lane:  # else promoted, and popped from the other lane
+                del self._queued[key]
+                self._active[key] = lane
+                if lane == "urgent":
+                    self._urgent_queued -= 1
+                    self._urgent_active += 1
+                return key
+        return None
+
+    def should_yield(self, key: Hashable) -> bool:
+        """Whether the work on `key` should stop at the next write and be continued later
+        (`add(key, urgent=...)` of its own lane): background work yields to any urgent key,
+        urgent work to other urgent keys waiting."""
+        with self._cond:
+            mine = self._active.get(key)
+            if mine is None:  # not handed out by this queue: nobody to yield to
+                return False
+            if mine == "background":
+                return bool(self._urgent_queued or self._urgent_active)
+            return bool(self._urgent_queued)
+
+    def lane_of(self, key: Hashable) -> Lane | None:
+        with self._cond:
+            return self._active.get(key)
+
     def done(self, key: Hashable) -> None:
         with self._cond:
-            self._active.discard(key)
-            if key in self._dirty:
-                self._dirty.discard(key)
-                if key not in self._queued:
-                    self._queued.add(key)
-                    self._ready.append(key)
-                    self._cond.notify()
+            if self._active.pop(key, None) == "urgent":
+                self._urgent_active -= 1
+            lane = self._dirty.pop(key, None)
+            if lane is not None:
+                self._enqueue(key, lane)
+            self._cond.notify_all()  # background keys may have waited for this one
 
     def idle(self) -> bool:
         with self._cond:
-            return not self._ready and not self._active and not self._later
+            return not self._queued and not self._active and not self._later
 
     def close(self) -> None:
         with self._cond:

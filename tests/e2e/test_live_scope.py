@@ -176,3 +176,82 @@ def test_status_and_prune_exit_1_on_any_error_and_status_lists_the_failed_source
     assert "error: ConfigMap platform/broken" in pruned.stderr
     listed = mirror("prune", "-n", "platform")
     assert listed.returncode == 1
+
+
+def test_a_source_update_does_not_wait_for_a_backlog_of_other_sources(
+    apiserver: Any, kubectl: Any, kubeconfig: Path, e2e_env: dict[str, str], tmp_path: Path
+) -> None:
+    targets = [f"t-{i:02d}" for i in range(25)]
+    for name in ("platform", *targets):
+        ns(apiserver, name)
+    _publisher(apiserver, "platform", "quick", targets="t-00,t-01,t-02")
+    for i in range(4):
+        _publisher(apiserver, "platform", f"big-{i}")
+    # One worker, few requests per second: four sources' 100 creates make a backlog of 10 s.
+    args = ("-n", "platform", "--workers", "1", "--qps", "10", "--burst", "1")
+    watcher = _scoped_watch(kubeconfig, e2e_env, tmp_path / "watch.log", *args)
+
+    def mirrors() -> list[dict[str, Any]]:
+        listed = kubectl.json("get", "configmaps", "-A", "-l", "kubectl-mirror.io/mirror=true")
+        return list(listed["items"])
+
+    try:
+        wait_for(lambda: any(m["metadata"]["name"].startswith("big-") for m in mirrors()), what="backlog")
+        kubectl(
+            "patch",
+            "configmap",
+            "quick",
+            "-n",
+            "platform",
+            "--type",
+            "merge",
+            "-p",
+            '{"data":{"from":"new"}}',
+        )
+
+        def quick_done() -> list[dict[str, Any]] | None:
+            now = mirrors()
+            quick = [m for m in now if m["metadata"]["name"] == "quick" and m["data"] == {"from": "new"}]
+            return now if len(quick) == 3 else None
+
+        seen = wait_for(quick_done, timeout=60, what="the update of quick")
+        big = [m for m in seen if m["metadata"]["name"].startswith("big-")]
+        assert len(big) < 100, "the update waited until the whole backlog was written"
+        wait_for(
+            lambda: len([m for m in mirrors() if m["metadata"]["name"].startswith("big-")]) == 100,
+            timeout=60,
+            what="the backlog",
+        )
+    finally:
+        watcher.stop()
+
+
+def test_a_quiet_watch_resumes_from_its_last_version_instead_of_relisting(
+    cluster: Any, kubectl: Any, kubeconfig: Path, e2e_env: dict[str, str], tmp_path: Path
+) -> None:
+    _publisher(cluster, "platform", "settings", targets="team-a")
+    # A stall timeout far below the real server's bookmark cadence (about 60 s): every quiet
+    # watch is cut again and again, and each cut must resume, never list again.
+    args = ("-A", "--watch-stall-timeout", "2", "--resync-period", "3600")
+    watcher = _scoped_watch(kubeconfig, e2e_env, tmp_path / "watch.log", *args)
+    try:
+        wait_for(lambda: data_of(cluster, kubectl, "team-a", "settings"), what="the first mirror")
+        time.sleep(1.0)
+        cluster.log.clear()
+        time.sleep(8.0)
+        lists = cluster.log.filter(verb="list")
+        assert [(r.resource, r.namespace) for r in lists] == []
+        kubectl(
+            "patch",
+            "configmap",
+            "settings",
+            "-n",
+            "platform",
+            "--type",
+            "merge",
+            "-p",
+            '{"data":{"from":"new"}}',
+        )
+        wait_for(lambda: data_of(cluster, kubectl, "team-a", "settings") == {"from": "new"}, what="update")
+    finally:
+        watcher.stop()
