@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_mirror.engine import markers as m
+from kubectl_mirror.engine.drift import Change
 from kubectl_mirror.engine.reconcile import Action, key_of, source_id_of
 from kubectl_mirror.engine.render import source_id
 from kubectl_mirror.live.plan import LivePlan, failures
+
+# deepdiff warns through logging when its work budget runs out; the description then ends with
+# a `truncated` entry, which says the same thing on stdout, so the warning must not reach stderr.
+logging.getLogger("deepdiff").addHandler(logging.NullHandler())
 
 STATE = {
     "unchanged": "in-sync",
@@ -27,6 +33,7 @@ class MirrorRow:
     name: str
     state: str
     detail: str = ""
+    changes: tuple[Change, ...] = ()  # what differs, for drifted mirrors (Secret values masked)
 
 
 @dataclass
@@ -57,18 +64,29 @@ class SourceRow:
                     "name": r.name,
                     "state": r.state,
                     **({"detail": r.detail} if r.detail else {}),
+                    **({"changes": [c.as_dict() for c in r.changes]} if r.changes else {}),
                 }
                 for r in self.mirrors
             ],
         }
 
 
-def _detail(action: Action) -> str:
-    """Paths that differ; for Secrets the paths only (values are never shown)."""
-    if action.verb == "conflict":
+def _changes(action: Action) -> tuple[Change, ...]:
+    """deepdiff's account of a drifted mirror; only asked for mirrors known to differ."""
+    if action.verb not in ("update", "recreate") or action.desired is None or action.live is None:
+        return ()
+    from kubectl_mirror.engine.drift import describe_drift
+
+    return describe_drift(action.desired, action.live)
+
+
+def _detail(action: Action, changes: tuple[Change, ...]) -> str:
+    """What differs, path by path (values only in -o json, masked for Secrets)."""
+    if action.verb in ("conflict", "recreate"):
         return action.reason
-    if action.verb == "recreate":
-        return action.reason
+    if changes:
+        words = [c.path if c.kind == "truncated" else f"{c.path} {c.kind}" for c in changes[:8]]
+        return ", ".join(words) + (" ..." if len(changes) > 8 else "")
     return ", ".join(action.paths[:8]) + (" ..." if len(action.paths) > 8 else "")
 
 
@@ -93,7 +111,11 @@ def rows_of(plan: LivePlan) -> list[SourceRow]:
         if found is None:
             continue
         for action in sorted(actions, key=lambda a: a.key):
-            found.mirrors.append(MirrorRow(action.key[2], action.key[3], STATE[action.verb], _detail(action)))
+            changes = _changes(action)
+            state = STATE[action.verb]
+            found.mirrors.append(
+                MirrorRow(action.key[2], action.key[3], state, _detail(action, changes), changes)
+            )
     for action in plan.prune:
         assert action.live is not None
         sid = source_id_of(action.live)

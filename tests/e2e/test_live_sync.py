@@ -196,6 +196,7 @@ def test_secret_values_are_masked_in_diff_and_status(cluster: Any, mirror: Any, 
         ("diff",),
         ("status", "-o", "wide"),
         ("status", "-o", "yaml"),
+        ("status", "-o", "json"),
         ("sync", "--diff", "--dry-run=client"),
     ):
         done = mirror(*args, "-n", "platform")
@@ -206,6 +207,28 @@ def test_secret_values_are_masked_in_diff_and_status(cluster: Any, mirror: Any, 
     assert "+  password: <redacted, changed>" in masked.stdout
     shown = mirror("diff", "-n", "platform", "--show-secrets")
     assert f"+  password: {secret}" in shown.stdout
+
+
+def test_status_describes_each_change_of_a_drifted_mirror(cluster: Any, mirror: Any, kubectl: Any) -> None:
+    source(cluster, data={"region": "eu", "tier": "gold"})
+    mirror("sync", "-n", "platform")
+    patch = {"data": {"region": "x", "tier": None, "extra": "1"}, "metadata": {"labels": {"team": "a"}}}
+    kubectl("patch", "configmap", "settings", "-n", "team-a", "--type", "merge", "-p", json.dumps(patch))
+    wide = mirror("status", "-n", "platform", "-o", "wide").stdout
+    row = next(line for line in wide.splitlines() if "team-a" in line)
+    assert row.split("drifted", 1)[1].strip() == (
+        "data.extra added, data.region changed, data.tier removed, metadata.labels.team added"
+    )
+    machine = json.loads(mirror("status", "-n", "platform", "-o", "json").stdout)
+    drifted = next(m for m in machine["items"][0]["mirrors"] if m["namespace"] == "team-a")
+    assert drifted["changes"] == [
+        {"path": "data.extra", "kind": "added", "live": "1"},
+        {"path": "data.region", "kind": "changed", "desired": "eu", "live": "x"},
+        {"path": "data.tier", "kind": "removed", "desired": "gold"},
+        {"path": "metadata.labels.team", "kind": "added", "live": "a"},
+    ]
+    in_sync = next(m for m in machine["items"][0]["mirrors"] if m["namespace"] == "team-b")
+    assert "changes" not in in_sync
 
 
 def test_diff_exits_0_when_in_sync(cluster: Any, mirror: Any) -> None:
