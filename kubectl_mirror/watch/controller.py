@@ -225,6 +225,10 @@ class Controller:
 
     def _on_policy(self, kind: str, key: Key, old: Any, new: Any) -> None:
         name = key[3]
+        if new is not None and not self._in_scope(_policy_namespace(new)):
+            # Another scope's policy: neither applied nor reported here (its own controller
+            # writes its status; two would overwrite each other's).
+            new = None
         with self._lock:
             if new is None:
                 self.policies.pop(name, None)
@@ -239,8 +243,8 @@ class Controller:
         if new is not None and name in self.policies:
             self._load_selected(self.policies[name])
         for source in affected:
-            self.queue.add(source)
-        self.queue.add(("policy", "", "", name))
+            self.queue.add(source, urgent=self.synced)
+        self.queue.add(Key("policy", "", "", name), urgent=self.synced)
 
     def _load_selected(self, policy: Policy) -> None:
         """Objects a new policy selects were not cached (they carried no marker): read them."""
@@ -593,6 +597,12 @@ class Controller:
             return "unchanged"
         update_policy_status(self.cluster, resource, name, sources=len(selected), mirrors=len(mirrors))
         return "unchanged"
+
+
+def _policy_namespace(obj: Obj) -> str:
+    source = (obj.get("spec") or {}).get("source")
+    namespace = source.get("namespace") if isinstance(source, dict) else None
+    return namespace if isinstance(namespace, str) else ""
 
 
 def _version(obj: Obj) -> str:

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.e2e.conftest import need
+from tests.e2e.conftest import ROOT, need
 from tests.e2e.live_helpers import Watcher, cm, data_of, get, ns, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -253,5 +254,31 @@ def test_a_quiet_watch_resumes_from_its_last_version_instead_of_relisting(
             '{"data":{"from":"new"}}',
         )
         wait_for(lambda: data_of(cluster, kubectl, "team-a", "settings") == {"from": "new"}, what="update")
+    finally:
+        watcher.stop()
+
+
+def test_a_scoped_watch_neither_applies_nor_reports_a_policy_of_another_scope(
+    apiserver: Any, kubectl: Any, kubeconfig: Path, e2e_env: dict[str, str], tmp_path: Path
+) -> None:
+    apiserver.create(yaml.safe_load((ROOT / "kubectl_mirror" / "crds" / "mirrorpolicy.yaml").read_text()))
+    for name in ("pa-src", "pb-src", "t-1"):
+        ns(apiserver, name)
+    cm(apiserver, "ca", "pb-src", data={"ca.crt": "x"})
+    _publisher(apiserver, "pa-src", "a", targets="t-1")
+    watcher = _scoped_watch(kubeconfig, e2e_env, tmp_path / "watch.log", "-n", "pa-src")
+    try:
+        wait_for(lambda: data_of(apiserver, kubectl, "t-1", "a"), what="the in-scope mirror")
+        apiserver.create(
+            {
+                "apiVersion": "kubectl-mirror.io/v1alpha1",
+                "kind": "MirrorPolicy",
+                "metadata": {"name": "team-b-ca"},
+                "spec": {"source": {"namespace": "pb-src", "names": ["ca"]}, "targets": ["t-1"]},
+            }
+        )
+        time.sleep(3.0)  # three resyncs
+        assert data_of(apiserver, kubectl, "t-1", "ca") is None
+        assert "status" not in kubectl.json("get", "mirrorpolicy", "team-b-ca")
     finally:
         watcher.stop()
