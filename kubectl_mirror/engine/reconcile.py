@@ -168,6 +168,23 @@ def decide(
     return Action("update", key, desired, dict(live), "drifted", tuple(paths))
 
 
+def decide_cached(
+    desired: Obj, *, resource_version: str, secret_type: str, immutable: bool, adopted: bool
+) -> Action | None:
+    """`decide` for one of our mirrors known only from a cache (watch keeps no bodies): the
+    same rules, or None when only reading the object can tell (an adopted or merge-strategy
+    mirror is judged on its content; a recreate deletes with the live uid as precondition)."""
+    strategy = desired["metadata"]["annotations"].get(m.STRATEGY, "replace")
+    if adopted or strategy == "merge":
+        return None
+    known = {"type": secret_type, "immutable": immutable}
+    if _needs_recreate(desired, known):
+        return None
+    # A PUT with the cached resourceVersion: a 409 means the cache was behind, and is re-read.
+    live = {"metadata": {"resourceVersion": resource_version}}
+    return Action("update", key_of(desired), desired, live, "drifted")
+
+
 _KEEP = {
     "out-of-scope": "its source is outside this command's scope",
     "failed": "its source failed to render (a bad marker never deletes anything)",

@@ -29,6 +29,7 @@ from kubectl_mirror.engine.reconcile import (
     Key,
     SourceState,
     decide,
+    decide_cached,
     describe,
     is_ours,
     key_of,
@@ -74,7 +75,8 @@ class MirrorRecord:
     source: SourceKey
     on_source_delete: str
     stale: bool
-    replaceable: bool = False  # ours, not adopted, not immutable: a PUT with our version will do
+    immutable: bool = False
+    adopted: bool = False
     secret_type: str = ""
 
 
@@ -97,7 +99,8 @@ def _record(obj: Obj) -> MirrorRecord:
         ),
         on_source_delete=sys.intern(str(annotations.get(m.ON_SOURCE_DELETE, "delete"))),
         stale=(meta.get("labels") or {}).get(m.STALE) == "true",
-        replaceable=obj.get("immutable") is not True and annotations.get(m.ADOPTED) != "true",
+        immutable=obj.get("immutable") is True,
+        adopted=annotations.get(m.ADOPTED) == "true",
         secret_type=sys.intern(str(obj.get("type", "Opaque"))),
     )
 
@@ -483,18 +486,15 @@ class Controller:
                 return self._finish(obj, report, partial=True)
             if record is None:
                 action = decide(desired, None)
-            elif (
-                record.replaceable
-                # Keys others added to a merge-strategy mirror change its digest: only a read
-                # tells whether our own keys drifted.
-                and desired["metadata"]["annotations"].get(m.STRATEGY) != "merge"
-                and (desired.get("kind") != "Secret" or desired.get("type", "Opaque") == record.secret_type)
-            ):
-                # The cache knows enough: write with its resourceVersion; a 409 re-reads.
-                live = {"metadata": {"resourceVersion": record.resource_version}}
-                action = Action("update", mkey, desired, live, "drifted")
             else:
-                action = self._decide(desired)
+                cached = decide_cached(
+                    desired,
+                    resource_version=record.resource_version,
+                    secret_type=record.secret_type,
+                    immutable=record.immutable,
+                    adopted=record.adopted,
+                )
+                action = cached or self._decide(desired)
             before = len(report.done)
             executor.run([action], report)
             if any(word in ("created", "configured", "recreated") for _, word in report.done[before:]):
