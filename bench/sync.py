@@ -3,6 +3,8 @@
     python3 bench/sync.py                        # 1,000 sources x 200 namespaces = 200,000 mirrors
     python3 bench/sync.py --quick                # 50 x 20, a smoke run
     python3 bench/sync.py --sources 1000 --namespaces 20 --timeout 1500
+    export KUBEBUILDER_ASSETS=$(../shared/envtest/unpack.sh)
+    python3 bench/sync.py --real --sources 50 --namespaces 100   # a real control plane, see below
 
 The API server (tests/apiserver) runs in a child process, `bench/sync.py --serve`, so its
 memory and CPU are not mixed with ours or kubectl-mirror's. It seeds itself in-process (no HTTP):
@@ -22,6 +24,19 @@ child's stdin/stdout. A check line says whether the run kept its promise: writes
 had to change, lists only across all namespaces (never one per namespace). `--timeout` stops a
 sync that takes too long and reports the write rate it had reached; `--latency MS` makes every
 write wait in the server, as a real one waits for etcd; `--profile DIR` runs each sync under cProfile.
+
+`--real` runs the same three syncs against etcd, kube-apiserver and kube-controller-manager v1.36
+(tests/realserver/controlplane.py; the binaries from $KUBEBUILDER_ASSETS, else exit 2), through
+bench/realserver.py: the same world, seeded over HTTPS by 16 threads (not counted); the requests
+are the admin user's, from the apiserver's audit log (tests/realserver/auditlog.py; the controller
+manager's are left out), timed by the audit events' timestamps; the stored-object check leaves out
+the controller manager's `kube-root-ca.crt` in every namespace. The server's memory line gives
+each control-plane process's peak and current RSS. A fourth phase then measures the apiserver's
+raw create rate: 16 threads, each POSTing ConfigMaps (a source's data) over its own keep-alive
+HTTPS connection with the kubeconfig's client certificate into a scratch namespace, until
+`--raw-objects` (1,000) or `--raw-seconds` (5), and prints the first sync's create rate (while
+writing, and over its whole wall time) as a share of it. It runs after the syncs, so that its
+namespace is no target of theirs.
 
 Measured at commit 146a9b0, 2 CPUs, load average about 1 (wall / CPU / peak RSS / requests):
 first sync 135 s / 72 s / 250 MiB / 200,016 (200,000 creates, 10 lists, 6 discovery); second
@@ -46,7 +61,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 REPO = Path(__file__).resolve().parent.parent
 # The console script next to this interpreter: a version manager's shim (pyenv) is a shell script
@@ -55,6 +70,11 @@ BIN = Path(sys.executable).parent
 SOURCE_NAMESPACE = "default"
 CHANGED = 0  # index of the source the third sync is about (a ConfigMap: even indexes are)
 MIB = 1024 * 1024
+NO_ASSETS = (
+    "--real needs etcd, kube-apiserver and kube-controller-manager v1.36 in KUBEBUILDER_ASSETS: "
+    "export KUBEBUILDER_ASSETS=$(../shared/envtest/unpack.sh) from the repository's root "
+    "(or $(setup-envtest use 1.36 -p path))"
+)
 
 
 # --- the server process ----------------------------------------------------------------------
@@ -182,6 +202,13 @@ class Server:
         result: dict[str, Any] = json.loads(line)
         return result
 
+    def describe(self) -> str:
+        return f"server seeded in {self.hello['seed_seconds']:.2f} s (separate process, {self.url})"
+
+    def connect(self, *, timeout: float) -> http.client.HTTPConnection:
+        host, _, port = self.url.removeprefix("http://").rpartition(":")
+        return http.client.HTTPConnection(host, int(port), timeout=timeout)
+
     def report(self) -> dict[str, Any]:
         """Everything the server saw since the last report (the log is cleared)."""
         assert self.proc.stdin is not None
@@ -194,6 +221,46 @@ class Server:
         self.proc.stdin.close()
         self.proc.terminate()
         self.proc.wait()
+
+
+class BenchServer(Protocol):
+    """What the benches ask of a server: the fake child above or bench/realserver.py's `Server`."""
+
+    url: str
+    hello: dict[str, Any]
+
+    def describe(self) -> str: ...
+
+    def connect(self, *, timeout: float) -> http.client.HTTPConnection: ...
+
+    def report(self) -> dict[str, Any]: ...
+
+    def stop(self) -> None: ...
+
+
+def proc_memory(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak) of a running process, in bytes."""
+    figures = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                figures[key] = int(value.split()[0]) * 1024
+    return figures
+
+
+def server_memory(seen: dict[str, Any]) -> str:
+    """The server's memory, from a report: the fake child's peak, or each control-plane process's."""
+    processes = seen.get("processes")
+    if processes is None:
+        return (
+            f"server peak RSS {seen['server_peak_rss'] / MIB:.0f} MiB (separate process, not counted above)"
+        )
+    shown = ", ".join(
+        f"{name} {m['VmHWM'] / MIB:.0f} MiB peak / {m['VmRSS'] / MIB:.0f} MiB now"
+        for name, m in processes.items()
+    )
+    return f"control plane RSS (separate processes, not counted above): {shown}"
 
 
 @dataclass(frozen=True)
@@ -255,10 +322,9 @@ def sync_argv(kubeconfig: Path, *, profile: Path | None) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def patch_source(url: str, index: int) -> None:
+def patch_source(server: BenchServer, index: int) -> None:
     """Change one source's data over HTTP, as a user would with `kubectl patch`."""
-    host, _, port = url.removeprefix("http://").rpartition(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    conn = server.connect(timeout=60)
     kind = "configmaps" if index % 2 == 0 else "secrets"
     region = f"eu-central-{time.time_ns()}"  # a new value each time: a patch that changes nothing is no event
     value = region if kind == "configmaps" else base64.b64encode(region.encode()).decode()
@@ -321,6 +387,14 @@ def check(seen: dict[str, Any], expected: set[str] | int, run: Run, *, objects: 
     return "ok" if not problems else "FAILED: " + "; ".join(problems)
 
 
+def write_rate(seen: dict[str, Any]) -> float | None:
+    """Writes per second from the first write to the last, if there were any."""
+    if not seen["writes"] or not seen["times"].get("first_write"):
+        return None
+    span = seen["times"]["last_write"] - seen["times"]["first_write"]
+    return seen["writes"] / span if span > 0 else float("inf")
+
+
 def print_run(title: str, run: Run, seen: dict[str, Any], verdict: str, *, same_lists: bool) -> None:
     verbs = ", ".join(f"{v} {n}" for v, n in sorted(seen["by_verb"].items()))
     print(f"{title}")
@@ -330,9 +404,8 @@ def print_run(title: str, run: Run, seen: dict[str, Any], verdict: str, *, same_
     )
     print(f"  output: {run.summary}")
     print(f"  time:   {phases(run, seen)}")
-    if seen["writes"] and seen["times"].get("first_write"):
-        span = seen["times"]["last_write"] - seen["times"]["first_write"]
-        rate = seen["writes"] / span if span > 0 else float("inf")
+    rate = write_rate(seen)
+    if rate is not None:
         print(f"  writes: {seen['writes']} ({rate:.0f}/s while writing)")
     print(f"  requests {seen['requests']}: {verbs}")
     if not same_lists:
@@ -359,19 +432,58 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
         kubeconfig = Path(tmp) / "kubeconfig"
-        server = Server(
-            sources=args.sources, namespaces=args.namespaces, kubeconfig=kubeconfig, latency=args.latency
+        server = start_server(
+            real=args.real,
+            sources=args.sources,
+            namespaces=args.namespaces,
+            kubeconfig=kubeconfig,
+            workdir=Path(tmp),
+            latency=args.latency,
         )
         try:
-            print(f"server seeded in {server.hello['seed_seconds']:.2f} s (separate process, {server.url})")
+            print(server.describe())
             if args.latency:
                 print(f"every write waits {args.latency:g} ms in the server (--latency)")
-            runs(args, server, kubeconfig)
+            done = runs(args, server, kubeconfig)
+            print(server_memory(done[-1][2]))
+            if args.real and done[0][0] == "first":
+                raw_rate(args, kubeconfig, first=done[0][1], seen=done[0][2])
+            print(f"load average at the end: {load()} (other work on the machine inflates wall times)")
+            if args.profile:
+                print(f"profiles: {args.profile}/*.prof (python -m pstats)")
         finally:
             server.stop()
 
 
-def runs(args: argparse.Namespace, server: Server, kubeconfig: Path) -> None:
+def start_server(
+    *,
+    real: bool,
+    sources: int,
+    namespaces: int,
+    kubeconfig: Path,
+    workdir: Path,
+    latency: float = 0.0,
+    count_objects: bool = True,
+) -> BenchServer:
+    """The fake child, or a control plane in `workdir` (--real); seeded, `kubeconfig` written.
+    `count_objects`: the real server lists ConfigMaps and Secrets at each report to count them."""
+    if not real:
+        return Server(sources=sources, namespaces=namespaces, kubeconfig=kubeconfig, latency=latency)
+    import realserver  # only --real needs the control plane's dependencies
+
+    return realserver.Server(
+        sources=sources,
+        namespaces=namespaces,
+        kubeconfig=kubeconfig,
+        workdir=workdir / "controlplane",
+        count_objects=count_objects,
+    )
+
+
+def runs(
+    args: argparse.Namespace, server: BenchServer, kubeconfig: Path
+) -> list[tuple[str, Run, dict[str, Any]]]:
+    """The three syncs, each printed as it ends; (key, run, report) of those that ran."""
     mirrors = args.sources * args.namespaces
     kind = "configmaps" if CHANGED % 2 == 0 else "secrets"
     targets = {f"{kind}/team-{n}/{source_name(CHANGED)}" for n in range(args.namespaces)}
@@ -381,11 +493,11 @@ def runs(args: argparse.Namespace, server: Server, kubeconfig: Path) -> None:
         ("second", "2. second sync (nothing changed: zero writes)", 0),
         ("changed", f"3. after one source changed ({source_name(CHANGED)}: exactly its targets)", targets),
     ]
-    seen: dict[str, Any] = {}
+    done: list[tuple[str, Run, dict[str, Any]]] = []
     lists: dict[str, int] = {}
     for key, title, expected in steps:
         if key == "changed":
-            patch_source(server.url, CHANGED)
+            patch_source(server, CHANGED)
             server.report()  # the patch itself is not the sync's
         prof = profile / f"{key}.prof" if profile else None
         if prof:
@@ -394,14 +506,42 @@ def runs(args: argparse.Namespace, server: Server, kubeconfig: Path) -> None:
         seen = server.report()
         verdict = check(seen, expected, run, objects=args.sources + mirrors)
         print_run(title, run, seen, verdict, same_lists=seen["lists"] == lists)
+        done.append((key, run, seen))
         lists = seen["lists"]
         if run.timed_out:
             print(f"  stopped after --timeout {args.timeout:g} s; the later syncs were not run")
             break
-    print(f"server peak RSS {seen['server_peak_rss'] / MIB:.0f} MiB (separate process, not counted above)")
-    print(f"load average at the end: {load()} (other work on the machine inflates wall times)")
-    if profile:
-        print(f"profiles: {profile}/*.prof (python -m pstats)")
+    return done
+
+
+def raw_rate(args: argparse.Namespace, kubeconfig: Path, *, first: Run, seen: dict[str, Any]) -> None:
+    """--real: the apiserver's create rate for a client with no logic, and the first sync's share of it."""
+    import realserver
+
+    print(
+        f"4. raw creates: {realserver.THREADS} threads, each POSTing ConfigMaps over its own keep-alive "
+        f"HTTPS connection (the kubeconfig's client certificate) into a scratch namespace, until "
+        f"{args.raw_objects:,} objects or {args.raw_seconds:g} s"
+    )
+    raw = realserver.raw_create_rate(kubeconfig, seconds=args.raw_seconds, limit=args.raw_objects)
+    failed = f", failed {raw.failed}" if raw.failed else ""
+    print(f"  {raw.created:,} created in {raw.seconds:.2f} s = {raw.rate:.0f}/s{failed}")
+    rate = write_rate(seen)
+    overall = seen["writes"] / first.wall
+    if rate is not None:
+        print(
+            f"  first sync's creates: {rate:.0f}/s while writing = {rate / raw.rate:.0%} of the raw rate; "
+            f"{overall:.0f}/s over its whole wall time = {overall / raw.rate:.0%}"
+        )
+
+
+def require_assets() -> Path:
+    """$KUBEBUILDER_ASSETS for --real, or exit 2 with the one line that says how to get the binaries."""
+    assets = os.environ.get("KUBEBUILDER_ASSETS")
+    if not assets:
+        print(NO_ASSETS, file=sys.stderr)
+        raise SystemExit(2)
+    return Path(assets)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -417,11 +557,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="milliseconds every write waits in the server, as a real one waits for etcd",
     )
     parser.add_argument("--profile", help="directory: run each sync under cProfile, one .prof each")
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="a real control plane (etcd, kube-apiserver, kube-controller-manager from $KUBEBUILDER_ASSETS)",
+    )
+    parser.add_argument(
+        "--raw-objects", type=int, default=1000, help="--real: stop the raw POST loop at this many"
+    )
+    parser.add_argument("--raw-seconds", type=float, default=5.0, help="--real: or after this many seconds")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--kubeconfig", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.sources, args.namespaces = 50, 20
+    if args.real and args.latency:
+        parser.error("--latency delays the fake server's writes; a real one waits for etcd")
+    if args.real:
+        require_assets()
     return args
 
 

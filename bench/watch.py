@@ -3,6 +3,8 @@
     python3 bench/watch.py                  # 1,000 sources x 200 namespaces = 200,000 mirrors
     python3 bench/watch.py --quick          # 50 x 20, 30 idle seconds: a smoke run
     python3 bench/watch.py --sources 1000 --namespaces 20 --idle 60 --timeout 900
+    export KUBEBUILDER_ASSETS=$(../shared/envtest/unpack.sh)
+    python3 bench/watch.py --real --sources 50 --namespaces 100 --idle 60 --updates 10
 
 The API server is bench/sync.py's: a child process (`bench/sync.py --serve`) that seeds itself
 in-process with namespaces team-0..team-N-1 and the sources in `default` (half ConfigMaps, half
@@ -31,6 +33,21 @@ and is measured in phases, each printed as it ends:
    RSS, whose peak now includes the initial lists of every mirror.
 
 A table of the figures and their targets ends the output (RSS in MiB; the target is 200).
+
+`--real` runs the same five phases against etcd, kube-apiserver and kube-controller-manager v1.36
+(bench/sync.py --real's control plane, bench/realserver.py; $KUBEBUILDER_ASSETS or exit 2).
+What differs from the fake mode:
+- the requests are the admin user's, read from the apiserver's audit log at each report (a
+  sentinel GET, not counted, marks how far to read); the controller manager's requests, and the
+  seeding's (16 threads over HTTPS), are left out. The bench's own patches, GETs, watches and
+  namespace creates go over HTTPS as admin and count, as they do on the fake;
+- the server's memory line gives etcd's, kube-apiserver's and kube-controller-manager's peak and
+  current RSS (/proc/PID/status) instead of the fake child's peak;
+- nothing here uses the fake-only parts (its in-process store count, its fault hooks), so no
+  phase is left out; the controller manager adds `kube-root-ca.crt` to every namespace, including
+  the `--grow` ones, which are no sources and change nothing mirrored;
+- discovery on a real server lists every built-in namespaced kind, so the controller lists and
+  watches each of them (see the figures), where the fake serves a few.
 
 Measured at commit 5bf11ff (main), 2 CPUs, load average 0.1-3: converged from empty in 147.6 s
 (200,001 creates, the Lease's included, and no GET before them); source update -> all 200
@@ -121,13 +138,7 @@ class Watch:
 
     def status(self) -> dict[str, int]:
         """VmRSS and VmHWM (peak) in bytes."""
-        figures = {}
-        with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                if key in ("VmRSS", "VmHWM"):
-                    figures[key] = int(value.split()[0]) * 1024
-        return figures
+        return sync_bench.proc_memory(self.proc.pid)
 
     def cpu_seconds(self) -> float:
         with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as handle:
@@ -183,9 +194,8 @@ def delta(after: dict[str, float], before: dict[str, float], prefix: str) -> dic
 # --- the API server over HTTP (the bench's own few requests) ---------------------------------
 
 
-def api(url: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    host, _, port = url.removeprefix("http://").rpartition(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+def api(server: sync_bench.BenchServer, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    conn = server.connect(timeout=60)
     try:
         headers = {"Content-Type": "application/json"} if body is not None else {}
         conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
@@ -195,8 +205,8 @@ def api(url: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         conn.close()
 
 
-def create_namespace(url: str, name: str) -> None:
-    status, _ = api(url, "POST", "/api/v1/namespaces", {"metadata": {"name": name}})
+def create_namespace(server: sync_bench.BenchServer, name: str) -> None:
+    status, _ = api(server, "POST", "/api/v1/namespaces", {"metadata": {"name": name}})
     if status != 201:
         raise SystemExit(f"creating namespace {name} failed with HTTP {status}")
 
@@ -205,9 +215,9 @@ def kind_of(index: int) -> str:
     return "configmaps" if index % 2 == 0 else "secrets"  # as bench/sync.py's make_source
 
 
-def source_id(url: str, index: int) -> str:
+def source_id(server: sync_bench.BenchServer, index: int) -> str:
     kind, name = kind_of(index), sync_bench.source_name(index)
-    status, mirror = api(url, "GET", f"/api/v1/namespaces/team-0/{kind}/{name}")
+    status, mirror = api(server, "GET", f"/api/v1/namespaces/team-0/{kind}/{name}")
     if status != 200:
         raise SystemExit(f"mirror team-0/{name} not found (HTTP {status})")
     return str(mirror["metadata"]["labels"]["kubectl-mirror.io/source-id"])
@@ -219,11 +229,10 @@ class MirrorWatch:
     value itself is patch_source's business). It sees each write as an informer does, without
     polling the server."""
 
-    def __init__(self, url: str, index: int, namespaces: int) -> None:
+    def __init__(self, server: sync_bench.BenchServer, index: int, namespaces: int) -> None:
         self.kind, self.namespaces = kind_of(index), namespaces
-        host, _, port = url.removeprefix("http://").rpartition(":")
-        selector = f"kubectl-mirror.io/source-id%3D{source_id(url, index)}"
-        self.conn = http.client.HTTPConnection(host, int(port), timeout=300)
+        selector = f"kubectl-mirror.io/source-id%3D{source_id(server, index)}"
+        self.conn = server.connect(timeout=300)
         self.conn.request("GET", f"/api/v1/{self.kind}?watch=true&labelSelector={selector}")
         self.resp = self.conn.getresponse()
         self.values: dict[str, str] = {}  # namespace -> region
@@ -316,7 +325,7 @@ class Update:
     matching: int  # mirrors whose region equals the source's after the patch
 
 
-def update_one(server: sync_bench.Server, index: int, namespaces: int, *, timeout: float) -> Update:
+def update_one(server: sync_bench.BenchServer, index: int, namespaces: int, *, timeout: float) -> Update:
     """Patch one source; time until a watch on its mirrors has seen all of them change.
 
     The request log is read only before the patch and a second after the last mirror changed:
@@ -325,18 +334,18 @@ def update_one(server: sync_bench.Server, index: int, namespaces: int, *, timeou
     kind, name = kind_of(index), sync_bench.source_name(index)
     targets = {f"{kind}/team-{n}/{name}" for n in range(namespaces)}
     patched = f"{kind}/{sync_bench.SOURCE_NAMESPACE}/{name}"
-    watch = MirrorWatch(server.url, index, namespaces)
+    watch = MirrorWatch(server, index, namespaces)
     try:
         if not watch.listed.wait(60):
             raise SystemExit(f"the watch on {name}'s mirrors did not list them")
         server.report()  # start from an empty log
         started = time.perf_counter()
-        sync_bench.patch_source(server.url, index)
+        sync_bench.patch_source(server, index)
         watch.done.wait(timeout)
         latency = watch.done_at - started
     finally:
         watch.close()
-    _, source = api(server.url, "GET", f"/api/v1/namespaces/{sync_bench.SOURCE_NAMESPACE}/{kind}/{name}")
+    _, source = api(server, "GET", f"/api/v1/namespaces/{sync_bench.SOURCE_NAMESPACE}/{kind}/{name}")
     matching = sum(v == source["data"]["region"] for v in watch.values.values())
     time.sleep(1.0)  # late writes (there should be none) count against this update
     seen = server.report()
@@ -410,7 +419,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         kubeconfig = Path(tmp) / "kubeconfig"
         logs = Path(args.logs or tmp)
         logs.mkdir(parents=True, exist_ok=True)
-        server = sync_bench.Server(sources=args.sources, namespaces=args.namespaces, kubeconfig=kubeconfig)
+        server = sync_bench.start_server(
+            real=args.real,
+            sources=args.sources,
+            namespaces=args.namespaces,
+            kubeconfig=kubeconfig,
+            workdir=Path(tmp),
+            count_objects=False,  # this bench never checks them
+        )
         watches: list[Watch] = []
 
         def start() -> Watch:
@@ -419,7 +435,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             return watches[-1]
 
         try:
-            print(f"server seeded in {server.hello['seed_seconds']:.2f} s (separate process, {server.url})")
+            print(server.describe())
             phases(args, server, start)
         finally:
             for watch in watches:
@@ -430,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             server.stop()
 
 
-def phases(args: argparse.Namespace, server: sync_bench.Server, start: Callable[[], Watch]) -> None:
+def phases(args: argparse.Namespace, server: sync_bench.BenchServer, start: Callable[[], Watch]) -> None:
     rows: list[tuple[str, str, str]] = []
     expected = args.sources * args.namespaces
     watch = start()
@@ -522,7 +538,7 @@ def phases(args: argparse.Namespace, server: sync_bench.Server, start: Callable[
     if args.grow:
         first = args.namespaces
         for n in range(first, first + args.grow):
-            create_namespace(server.url, f"team-{n}")
+            create_namespace(server, f"team-{n}")
         more = args.sources * args.grow
         watch.started = time.perf_counter()
         grown = converge(watch, expected + more, timeout=args.timeout)
@@ -538,14 +554,14 @@ def phases(args: argparse.Namespace, server: sync_bench.Server, start: Callable[
         expected += more
     if args.restart:
         rows += restart(args, server, watch, start, expected)
-    print(f"server peak RSS {mib(server.report()['server_peak_rss'])} (separate process, not counted above)")
+    print(sync_bench.server_memory(server.report()))
     print(f"figures{load()}")
     table(rows)
 
 
 def restart(
     args: argparse.Namespace,
-    server: sync_bench.Server,
+    server: sync_bench.BenchServer,
     old: Watch,
     start: Callable[[], Watch],
     expected: int,
@@ -595,9 +611,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--no-restart", dest="restart", action="store_false", help="skip the restart on the converged cluster"
     )
     parser.add_argument("--quick", action="store_true", help="50 sources x 20 namespaces, 30 s idle")
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="a real control plane (etcd, kube-apiserver, kube-controller-manager from $KUBEBUILDER_ASSETS)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.sources, args.namespaces, args.idle, args.updates, args.grow = 50, 20, 30.0, 10, 10
+    if args.real:
+        sync_bench.require_assets()
     return args
 
 
