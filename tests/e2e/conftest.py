@@ -1,4 +1,11 @@
-"""End-to-end tests run the real kubectl and kpt binaries with our installed entry points."""
+"""End-to-end tests run the real kubectl and kpt binaries with our installed entry points.
+
+Every test that uses the `apiserver` fixture (directly or through `kubeconfig`, `kubectl`,
+`cluster`, `mirror`, `start_watch`) runs twice, as in controller-runtime's envtest: `[fake]`
+against the project's API server (tests/apiserver) and `[real]` against etcd, kube-apiserver and
+kube-controller-manager (tests/realserver), skipped when KUBEBUILDER_ASSETS is not set. A test
+or module marked `fake_only` (it injects faults or reads the fake's store) runs `[fake]` only.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +23,31 @@ from tests.e2e.live_helpers import Watcher, ns
 
 ROOT = Path(__file__).resolve().parents[2]
 KPT = shutil.which("kpt") or "/usr/lib/google-cloud-sdk/bin/kpt"
+SERVER_KINDS = ("fake", "real")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.import_plugin("tests.realserver.fixtures")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "apiserver" not in metafunc.fixturenames:
+        return
+    kinds = ("fake",) if metafunc.definition.get_closest_marker("fake_only") else SERVER_KINDS
+    metafunc.parametrize("server_kind", kinds, indirect=True)
+
+
+@pytest.fixture
+def server_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def apiserver(request: pytest.FixtureRequest, server_kind: str) -> Any:
+    """The fake server (tests/apiserver/fixtures.py's fixture of this name) or the real one, reset."""
+    if server_kind == "real":
+        return request.getfixturevalue("real_apiserver")
+    return request.getfixturevalue("apiserver")  # from inside this fixture: the one it overrides
 
 
 @pytest.fixture

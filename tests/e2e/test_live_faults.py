@@ -11,7 +11,8 @@ import pytest
 
 from tests.e2e.live_helpers import cm, get, ns, source
 
-pytestmark = pytest.mark.e2e
+# Faults are injected into the fake API server: there is no such switch on a real one.
+pytestmark = [pytest.mark.e2e, pytest.mark.fake_only]
 
 
 @pytest.fixture

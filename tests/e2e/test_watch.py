@@ -180,6 +180,7 @@ def test_a_crd_installed_while_watching_is_mirrored_at_once(
     assert "Traceback" not in watcher.output()
 
 
+@pytest.mark.fake_only  # injects a 403 with world.faults
 def test_without_the_right_to_watch_crds_the_period_finds_new_kinds(
     world: Any, start_watch: Any, kubectl: Any
 ) -> None:
@@ -229,6 +230,7 @@ def test_sigterm_finishes_cleanly(world: Any, start_watch: Any, kubectl: Any) ->
     assert "Traceback" not in watcher.output()
 
 
+@pytest.mark.fake_only  # injects a 403 with world.faults
 def test_a_kind_rbac_forbids_does_not_block_readiness(world: Any, start_watch: Any, kubectl: Any) -> None:
     world.faults.fail(403, verb="list", resource="services", times=None)
     watcher = start_watch("--health-addr", "127.0.0.1:0")
