@@ -331,7 +331,7 @@ class Controller:
         # alone; the rediscovery loop sets them all when the controller stops.
         own = threading.Event()
         self._informer_stops[id(informer)] = own
-        self._spawn(f"informer {informer.name}", informer.run, own)
+        self._spawn(f"informer {informer.name}", informer.run, own, joined=False)
 
     def _rediscovery_loop(self, stop: threading.Event) -> None:
         period = self.config.rediscover_period
@@ -392,10 +392,21 @@ class Controller:
                 ", ".join(i.name for i in gone) or "nothing",
             )
 
-    def _spawn(self, name: str, target: Callable[[threading.Event], None], stop: threading.Event) -> None:
+    def _spawn(
+        self,
+        name: str,
+        target: Callable[[threading.Event], None],
+        stop: threading.Event,
+        *,
+        joined: bool = True,
+    ) -> None:
+        """Start a daemon thread; `join` waits for it unless `joined` is False: an informer may be
+        blocked in a read of a quiet watch (a real server sends a bookmark about once a minute)
+        and holds nothing that needs finishing, so shutdown never waits for one."""
         thread = threading.Thread(target=target, args=(stop,), name=name, daemon=True)
         thread.start()
-        self._threads.append(thread)
+        if joined:
+            self._threads.append(thread)
 
     def join(self, timeout: float = 10.0) -> None:
         self.queue.close()

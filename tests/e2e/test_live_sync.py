@@ -307,6 +307,7 @@ def test_sync_output_yaml_masks_secrets_unless_asked(cluster: Any, mirror: Any) 
     assert [i["data"]["k"] for i in json.loads(shown.stdout)["items"]] == [value, value]
 
 
+@pytest.mark.fake_only  # the 403 is injected
 def test_kinds_rbac_forbids_are_skipped_with_a_warning(cluster: Any, mirror: Any) -> None:
     cluster.faults.fail(403, verb="list", resource="services", times=None)
     source(cluster)
