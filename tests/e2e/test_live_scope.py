@@ -143,22 +143,8 @@ def test_an_object_that_is_not_ours_is_one_conflict_in_every_scope(
 def test_status_and_prune_exit_1_on_any_error_and_status_lists_the_failed_source(
     cluster: Any, mirror: Any, kubectl: Any
 ) -> None:
-    cm(
-        cluster,
-        "good",
-        "platform",
-        data={"k": "v"},
-        labels={"kubectl-mirror.io/source": "true"},
-        annotations={"kubectl-mirror.io/targets": "team-a"},
-    )
-    cm(
-        cluster,
-        "broken",
-        "platform",
-        data={"k": "v"},
-        labels={"kubectl-mirror.io/source": "true"},
-        annotations={"kubectl-mirror.io/targets": "Bad_Name"},
-    )
+    _publisher(cluster, "platform", "good", targets="team-a")
+    _publisher(cluster, "platform", "broken", targets="Bad_Name")
     assert mirror("sync", "-n", "platform").returncode == 1
     status = mirror("status", "-n", "platform")
     assert status.returncode == 1
