@@ -64,6 +64,18 @@ At fc1a822, before relists were paged and cache records slimmed, the same run ga
 215.8 s (each create after a GET answered 404), update p50 0.302 s / p99 0.385 s, 2 relists in
 the idle minutes after stale pooled connections, RSS 309 MiB, 0.98 MiB per 1,000, restart peak
 821 MiB.
+
+Both servers at commit b650648, 50 sources x 100 namespaces = 5,000 mirrors, `--idle 60
+--updates 10`, 2 CPUs, load average 0.2-1.5, fake / real (--real): converged from empty in 4.9 s
+/ 7.0 s (5,001 creates each, the Lease's included); source update -> all 100 mirrors p50 0.115 s
+/ 0.228 s, p99 0.128 s / 0.324 s; 60 idle seconds: 60 requests on both, 30 Lease GETs + 30 Lease
+PUTs, no list, no discovery, no watch reopened, no other write, 0.2 CPU seconds; RSS 54 / 62 MiB
+at 5,000 mirrors, 0.99 / 1.14 MiB per 1,000 more; after a restart on 6,000 mirrors: every mirror
+managed in 0.9 s / 0.9 s with no write but the Lease's, RSS peak 62 / 70 MiB. On the real server
+the controller starts with 22 discovery requests, 56 lists and 56 watches (17 namespaced built-in
+kinds under three marker dialects' labels), against 6, 11 and 11 on the fake (a restart: 150
+requests against 44). Server memory: the fake 107 MiB; kube-apiserver 361 MiB, etcd 77 MiB,
+kube-controller-manager 144 MiB.
 """
 
 from __future__ import annotations
