@@ -40,7 +40,7 @@ def shown(value: object, limit: int = 80) -> str:
     text = value if isinstance(value, str) else repr(value)
     cut = text[:limit]
     more = "..." if len(text) > limit else ""
-    return (cut if cut.isprintable() else repr(cut)[1:-1]) + more
+    return (cut if cut.isprintable() and "\\" not in cut else repr(cut)[1:-1]) + more
 
 
 def quoted(value: str, limit: int = 80) -> str:
