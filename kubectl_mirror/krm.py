@@ -13,16 +13,20 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from kubectl_mirror.engine import markers as m
 from kubectl_mirror.engine.model import Obj, ObjectKey, Result
 from kubectl_mirror.engine.plan import Item, Outcome
 from kubectl_mirror.errors import InputError, MirrorError, Ref
-from kubectl_mirror.service import is_our_mirror, options_from_function_config, plain, render_items
+from kubectl_mirror.io.filenames import file_component, path_parts
+from kubectl_mirror.service import options_from_function_config, plain, render_items
 
 PATH = "internal.config.kubernetes.io/path"
 INDEX = "internal.config.kubernetes.io/index"
 LEGACY_PATH = "config.kubernetes.io/path"
 LEGACY_INDEX = "config.kubernetes.io/index"
 MIRROR_DIR = "mirrors"
+GENERATOR = "kubectl-mirror-fn"  # the value of m.GENERATED_BY on every mirror this function adds
+KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 
 
 def _yaml() -> Any:
@@ -45,14 +49,16 @@ def _file_of(item: Any) -> str:
 
 
 def mirror_path(obj: Obj) -> str:
-    meta = obj["metadata"]
-    return f"{MIRROR_DIR}/{meta['namespace']}/{str(obj['kind']).lower()}_{meta['name']}.yaml"
+    """`mirrors/<namespace>/<kind>_<name>.yaml`, from checked names only (InputError otherwise):
+    never absolute, never `..`, no backslash or control character."""
+    namespace, kind, name = path_parts(obj)
+    return f"{MIRROR_DIR}/{namespace}/{file_component(obj, f'{kind}_{name}')}"
 
 
 def _with_path(obj: Obj, path: str) -> Obj:
     meta = dict(obj["metadata"])
     meta["annotations"] = {
-        **meta.get("annotations", {}),
+        **dict(sorted({**meta.get("annotations", {}), m.GENERATED_BY: GENERATOR}.items())),
         PATH: path,
         INDEX: "0",
         LEGACY_PATH: path,
@@ -95,40 +101,120 @@ def process(items: Sequence[Any], config: Any) -> tuple[list[Any], list[Result]]
     engine_items: list[Item] = list(extra)
     for raw in items:
         obj = plain(raw)
-        if isinstance(obj, dict) and is_our_mirror(obj) and not _pulls(obj):
-            continue  # an earlier run's mirror: replaced (or dropped) by this run's output
+        if _generated(obj):
+            continue  # this function's own earlier output: replaced (or dropped) by this run's
         kept.append(raw)
-        engine_items.append(Item(obj, _file_of(obj)))
+        if not _is_kustomization(obj):
+            engine_items.append(Item(obj, _file_of(obj)))
     outcome = render_items(engine_items, options)
     if outcome.failed:
         return list(items), list(outcome.results)
-    return _merge_output(kept, outcome), list(outcome.results)
+    out, problems = _merge_output(kept, outcome)
+    if problems:
+        return list(items), [*outcome.results, *problems]
+    return out, list(outcome.results)
 
 
-def _pulls(obj: Obj) -> bool:
-    from kubectl_mirror.engine.plan import _read_pull
+def _generated(obj: Any) -> bool:
+    """Whether an input item is a mirror this function wrote on an earlier run, the only kind of
+    item it may replace or drop: our ownership labels, our generator annotation (which no
+    source passes on: control markers are never copied), and a path that is exactly the one
+    `mirror_path` gives it. Anything else with our labels is someone else's and passes through."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    annotations = meta.get("annotations") if isinstance(meta, dict) else None
+    if not isinstance(labels, dict) or not isinstance(annotations, dict):
+        return False
+    if labels.get(m.MIRROR_LABEL) != "true" or labels.get(m.MANAGED_BY) != m.MANAGER:
+        return False
+    if annotations.get(m.GENERATED_BY) != GENERATOR:
+        return False
+    paths = [annotations[k] for k in (PATH, LEGACY_PATH) if k in annotations]
+    try:
+        return bool(paths) and all(p == mirror_path(obj) for p in paths)
+    except InputError:
+        return False
 
-    return _read_pull(obj, Ref.of(obj)) is not None
+
+def _is_kustomization(obj: Any) -> bool:
+    """A kustomization file `kpt fn source` passed in (kustomize needs neither apiVersion nor
+    kind in it): never a source, passed through untouched and not shown to the engine."""
+    if not isinstance(obj, dict):
+        return False
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if api_version is not None and not str(api_version).startswith("kustomize.config.k8s.io/"):
+        return False
+    if kind in ("Kustomization", "Component"):
+        return True
+    return kind is None and _file_of(obj).rpartition("/")[2] in KUSTOMIZATION_FILES
 
 
-_key = ObjectKey.of
+def _key(obj: Any) -> ObjectKey | None:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    return ObjectKey.of(obj) if isinstance(meta, dict) else None
 
 
-def _merge_output(kept: list[Any], outcome: Outcome) -> list[Any]:
+def _merge_output(kept: list[Any], outcome: Outcome) -> tuple[list[Any], list[Result]]:
     """Inputs pass through untouched, except pull objects, which are replaced by their filled
-    version in place (same file); new mirrors follow, each with a file of its own."""
-    filled = {_key(m): m for m in outcome.mirrors if _key(m) in outcome.filled_pulls}
+    version in place (same file); new mirrors follow, each with a file of its own. A new mirror
+    whose object or file an input item already holds is an error result, never an overwrite."""
+    filled = {ObjectKey.of(mi): mi for mi in outcome.mirrors if ObjectKey.of(mi) in outcome.filled_pulls}
     out: list[Any] = []
+    held: dict[ObjectKey, str] = {}  # object -> file of the input item holding it
+    files: set[str] = set()
     for raw in kept:
-        key = _key(raw) if isinstance(raw, dict) else None
+        key = _key(raw)
         if key is not None and key in filled:
             out.append(_keep_location(filled[key], raw))
         else:
             out.append(raw)
+        if key is not None:
+            held.setdefault(key, _file_of(raw))
+        files.add(_normal_path(_file_of(raw)))
+    problems: list[Result] = []
     for mirror in outcome.mirrors:
-        if _key(mirror) not in outcome.filled_pulls:
-            out.append(_with_path(mirror, mirror_path(mirror)))
-    return out
+        key = ObjectKey.of(mirror)
+        if key in outcome.filled_pulls:
+            continue
+        try:
+            path = mirror_path(mirror)
+        except InputError as err:
+            problems.append(Result.from_error(err))
+            continue
+        clash = _clash(mirror, key, path, held=held, files=files)
+        if clash is not None:
+            problems.append(clash)
+            continue
+        files.add(path)
+        out.append(_with_path(mirror, path))
+    return out, problems
+
+
+def _normal_path(path: str) -> str:
+    import posixpath
+
+    return posixpath.normpath(path) if path else ""
+
+
+def _clash(
+    mirror: Obj, key: ObjectKey, path: str, *, held: dict[ObjectKey, str], files: set[str]
+) -> Result | None:
+    if key in held:
+        where = held[key] or "an item without a path"
+        return Result(
+            "error",
+            f"{key.describe()} is already in the package at {where}, which this function did not "
+            f"generate (no {m.GENERATED_BY}: {GENERATOR}, or not at its generated path {path}); "
+            "the mirror is not written: remove that item to let the function manage it",
+            Ref.of(mirror, file=held[key]),
+        )
+    if path in files:
+        return Result(
+            "error",
+            f"{path} already holds an item this function did not generate; the mirror is not written",
+            Ref.of(mirror, file=path),
+        )
+    return None
 
 
 def _keep_location(mirror: Obj, original: Any) -> Obj:

@@ -35,6 +35,7 @@ SOURCE_POLICY = PREFIX + "policy"
 CONTENT_HASH = PREFIX + "content-hash"
 STALE = PREFIX + "stale"
 ADOPTED = PREFIX + "adopted"
+GENERATED_BY = PREFIX + "generated-by"  # KRM function output only: `kubectl-mirror-fn`
 
 # Prefixes of every dialect's control markers: never copied from a source to a mirror.
 CONTROL_PREFIXES = (
