@@ -1,7 +1,12 @@
 """Reading input objects from YAML/JSON files, directories and stdin.
 
 Multi-document streams and `kind: List` are flattened; every object remembers its file so
-errors can name it. Parse errors become `InputError`s with the file and line.
+errors can name it. Parsing is io.yamlload's (bounded, fast, never quoting content); its errors
+become `InputError`s with the file, document and line.
+
+Every file is read even after one fails, so one run names every unreadable file; but the run
+then fails as a whole: rendering without a file would drop its sources' mirrors (and --output-dir
+would delete their files) and its Namespaces from every target list.
 """
 
 from __future__ import annotations
@@ -14,30 +19,18 @@ from typing import Any
 
 from kubectl_mirror.engine.plan import Item
 from kubectl_mirror.errors import InputError, Ref
+from kubectl_mirror.io.yamlload import AliasBudget, BudgetExceeded, YamlError, load_all
 
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
+_NAMED_FAILURES = 3  # unreadable files named in the error besides the first
 
 
-def _loader() -> Any:
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="safe", pure=True)
-    return yaml
-
-
-def parse_stream(text: str, file: str) -> list[Item]:
+def parse_stream(text: str, file: str, *, budget: AliasBudget | None = None) -> list[Item]:
     """All objects in one YAML/JSON stream; empty documents are skipped."""
-    from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
     try:
-        docs = list(_loader().load_all(text))
-    except MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = err.problem or err.context or "invalid YAML"
-        raise InputError(f"{line}invalid YAML: {problem}", Ref(file=file)) from err
-    except YAMLError as err:
-        raise InputError(f"invalid YAML: {err}", Ref(file=file)) from err
+        docs = load_all(text, budget=budget or AliasBudget())
+    except YamlError as err:
+        raise InputError(str(err), Ref(file=file)) from err
     items: list[Item] = []
     for doc in docs:
         if doc is None:
@@ -65,28 +58,55 @@ def _files_under(path: Path) -> list[Path]:
     return found
 
 
-def _read(path: Path, shown: str) -> str:
+def _read(path: Path | None, shown: str) -> str:
+    """A file's text, or stdin's when `path` is None."""
     try:
+        if path is None:
+            return sys.stdin.buffer.read().decode("utf-8")
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:
         raise InputError("not UTF-8 text", Ref(file=shown)) from err
+    except FileNotFoundError as err:
+        raise InputError("no such file or directory", Ref(file=shown)) from err
     except OSError as err:
         raise InputError(err.strerror or str(err), Ref(file=shown)) from err
 
 
+def _expand(raw: str) -> list[tuple[str, Path | None]]:
+    """(name shown in errors, file to read or None for stdin) for one command-line path."""
+    if raw == "-":
+        return [("<stdin>", None)]
+    path = Path(raw)
+    if path.is_dir():
+        return [(str(file), file) for file in _files_under(path)]
+    return [(raw, path)]
+
+
 def read_inputs(paths: list[str]) -> list[Item]:
-    """Objects from every path (`-` is stdin); directories are read recursively, sorted."""
+    """Objects from every path (`-` is stdin); directories are read recursively, sorted.
+
+    Raises one InputError naming the first unreadable file (and how many others there are)."""
     items: list[Item] = []
-    for raw in paths or ["-"]:
-        if raw == "-":
-            items.extend(parse_stream(sys.stdin.read(), "<stdin>"))
-            continue
-        path = Path(raw)
-        if path.is_dir():
-            for file in _files_under(path):
-                items.extend(parse_stream(_read(file, str(file)), str(file)))
-        elif path.exists():
-            items.extend(parse_stream(_read(path, raw), raw))
-        else:
-            raise InputError("no such file or directory", Ref(file=raw))
+    failed: list[InputError] = []
+    budget = AliasBudget()
+    for shown, path in (entry for raw in paths or ["-"] for entry in _expand(raw)):
+        try:
+            items.extend(parse_stream(_read(path, shown), shown, budget=budget))
+        except InputError as err:
+            failed.append(err)
+            if isinstance(err.__cause__, BudgetExceeded):
+                break  # every later file with an alias would be blamed for this one
+    if failed:
+        raise _summary(failed)
     return items
+
+
+def _summary(failed: list[InputError]) -> InputError:
+    first, rest = failed[0], failed[1:]
+    if not rest:
+        return first
+    names = ", ".join(e.ref.file for e in rest[:_NAMED_FAILURES])
+    more = ", ..." if len(rest) > _NAMED_FAILURES else ""
+    noun = "file" if len(rest) == 1 else "files"
+    message = f"{first.message} (and {len(rest)} more unreadable {noun}: {names}{more})"
+    return InputError(message, first.ref, first.field_path)

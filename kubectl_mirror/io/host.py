@@ -11,9 +11,10 @@ from kubectl_mirror.engine.model import Host
 
 
 def parse_yaml_text(text: str) -> Any:
-    from ruamel.yaml import YAML
+    """YAML inside a marker value, read with the bounded loader every input goes through."""
+    from kubectl_mirror.io.yamlload import load_marker_value
 
-    return YAML(typ="safe", pure=True).load(text)
+    return load_marker_value(text)
 
 
 class _WorkClock:
