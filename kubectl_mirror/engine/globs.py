@@ -2,12 +2,18 @@
 
 `fnmatch` would do, except that it accepts every pattern (an unclosed `[` silently becomes a
 literal) and follows the platform's case rules; a typo in a marker must be an error the user sees,
-and matching must be the same everywhere. So the translation to a regular expression is ours.
+and matching must be the same everywhere. Patterns come from annotations anyone with write access
+to a source can set, so matching must not backtrack either: `*a*a*a*a*b` compiled to a regular
+expression takes minutes against a long name. Here a pattern is a list of tokens (`*`, or one
+token per character: a literal, `?` or a class) matched by the greedy-star algorithm, which only
+ever returns to the most recent `*`: at most (len(name) + 1) x (tokens + 1) steps, and a pattern
+with more single-character tokens than the name has characters is refused before any.
 """
 
 from __future__ import annotations
 
-import re
+from bisect import bisect_right
+from dataclasses import dataclass
 from functools import lru_cache
 
 GLOB_CHARS = frozenset("*?[")
@@ -17,59 +23,140 @@ class GlobError(ValueError):
     """A pattern that is not a valid glob; the message says what and where."""
 
 
+@dataclass(frozen=True)
+class CharClass:
+    """`[...]`: sorted, non-overlapping inclusive ranges of code points, maybe negated."""
+
+    lows: tuple[int, ...]
+    highs: tuple[int, ...]
+    negate: bool
+
+    def matches(self, ch: str) -> bool:
+        point = ord(ch)
+        i = bisect_right(self.lows, point) - 1
+        inside = i >= 0 and point <= self.highs[i]
+        return inside != self.negate
+
+
+# A token: STAR, ANY (`?`), a literal character, or a CharClass.
+STAR = "*"
+ANY = "?"
+Token = str | CharClass
+
+
+@dataclass(frozen=True)
+class Glob:
+    """A compiled pattern. `tokens` holds no two STARs in a row; `fixed` counts the others."""
+
+    pattern: str
+    tokens: tuple[Token, ...]
+    fixed: int
+
+    def match(self, name: str) -> bool:
+        return self.run(name)[0]
+
+    def run(self, name: str) -> tuple[bool, int]:
+        """Whether the whole of `name` matches, and how many steps it took to decide."""
+        tokens = self.tokens
+        if self.fixed > len(name) or (STAR not in tokens and self.fixed != len(name)):
+            return False, 1
+        p = s = steps = 0
+        star_p, star_s = -1, 0
+        n, m = len(name), len(tokens)
+        while s < n:
+            steps += 1
+            token = tokens[p] if p < m else None
+            if token is STAR:
+                star_p, star_s = p, s
+                p += 1
+            elif token is not None and _one(token, name[s]):
+                p += 1
+                s += 1
+            elif star_p >= 0:
+                # Let the most recent star take one more character; earlier stars never need to.
+                star_s += 1
+                p, s = star_p + 1, star_s
+            else:
+                return False, steps
+        while p < m and tokens[p] is STAR:
+            p += 1
+        return p == m, steps
+
+
+def _one(token: Token, ch: str) -> bool:
+    if isinstance(token, CharClass):
+        return token.matches(ch)
+    return token is ANY or token == ch
+
+
 def is_glob(text: str) -> bool:
     """True when `text` uses any glob syntax (otherwise it is a plain name)."""
     return not GLOB_CHARS.isdisjoint(text)
 
 
 @lru_cache(maxsize=4096)
-def compile_glob(pattern: str) -> re.Pattern[str]:
-    """Compile `*`, `?`, `[a-z]`, `[!x]` (and `[^x]`) into an anchored regular expression."""
-    out: list[str] = []
+def compile_glob(pattern: str) -> Glob:
+    """Compile `*`, `?`, `[a-z]`, `[!x]` (and `[^x]`); GlobError says what is wrong and where."""
+    tokens: list[Token] = []
     i = 0
     while i < len(pattern):
         ch = pattern[i]
         if ch == "*":
-            out.append(".*")
+            if not tokens or tokens[-1] is not STAR:
+                tokens.append(STAR)
         elif ch == "?":
-            out.append(".")
+            tokens.append(ANY)
         elif ch == "[":
             cls, i = _char_class(pattern, i)
-            out.append(cls)
+            tokens.append(cls)
             continue
         elif ch == "]":
             raise GlobError(f"unmatched ']' at position {i}")
         else:
-            out.append(re.escape(ch))
+            tokens.append(ch)
         i += 1
-    return re.compile("".join(out), re.DOTALL)
+    fixed = sum(1 for t in tokens if t is not STAR)
+    return Glob(pattern, tuple(tokens), fixed)
 
 
-def _char_class(pattern: str, start: int) -> tuple[str, int]:
-    """Translate the class opening at `start`; return it and the index after its `]`."""
+def _char_class(pattern: str, start: int) -> tuple[CharClass, int]:
+    """Parse the class opening at `start`; return it and the index after its `]`.
+
+    A `]` right after `[` or `[!` is a literal, as in every shell; `-` between two characters is
+    a range, anywhere else (first, last, right after a range) a literal."""
     i = start + 1
     negate = i < len(pattern) and pattern[i] in "!^"
     if negate:
         i += 1
-    body: list[str] = []
+    ranges: list[tuple[int, int]] = []
     first = True
     while i < len(pattern) and (pattern[i] != "]" or first):
-        # A `]` right after `[` or `[!` is a literal, as in every shell.
-        ch = pattern[i]
-        if ch == "-" and body and not first and i + 1 < len(pattern) and pattern[i + 1] != "]":
-            low, high = pattern[i - 1], pattern[i + 1]
+        low = pattern[i]
+        if i + 2 < len(pattern) and pattern[i + 1] == "-" and pattern[i + 2] != "]":
+            high = pattern[i + 2]
             if low > high:
-                raise GlobError(f"bad range {low}-{high} at position {i - 1}")
-            body.append("-")
+                raise GlobError(f"bad range {low}-{high} at position {i}")
+            ranges.append((ord(low), ord(high)))
+            i += 3
         else:
-            body.append(re.escape(ch) if ch != "-" else r"\-")
+            ranges.append((ord(low), ord(low)))
+            i += 1
         first = False
-        i += 1
     if i >= len(pattern):
         raise GlobError(f"unclosed '[' at position {start}")
-    return ("[^" if negate else "[") + "".join(body) + "]", i + 1
+    return _merged(ranges, negate), i + 1
+
+
+def _merged(ranges: list[tuple[int, int]], negate: bool) -> CharClass:
+    out: list[list[int]] = []
+    for low, high in sorted(ranges):
+        if out and low <= out[-1][1] + 1:
+            out[-1][1] = max(out[-1][1], high)
+        else:
+            out.append([low, high])
+    return CharClass(tuple(r[0] for r in out), tuple(r[1] for r in out), negate)
 
 
 def glob_match(pattern: str, name: str) -> bool:
     """True when the whole of `name` matches `pattern`. Raises GlobError on a bad pattern."""
-    return compile_glob(pattern).fullmatch(name) is not None
+    return compile_glob(pattern).match(name)

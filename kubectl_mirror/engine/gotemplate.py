@@ -36,6 +36,10 @@ _INT = re.compile(r"-?[0-9]+")
 _CONTROL = {"if", "else", "end"}
 _UNSUPPORTED_ACTIONS = {"range", "with", "define", "template", "block", "break", "continue"}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
+# Go's integers are 64-bit; deeper nesting than this is no template anyone writes, and the parser
+# and evaluator recurse once per level.
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+MAX_NESTING = 100
 
 
 class _NoValue:
@@ -186,7 +190,10 @@ def _token(text: str, i: int) -> tuple[_Tok, int]:
     if ch == ".":
         return _Tok("dot"), i + 1
     if m := _INT.match(text, i):
-        return _Tok("int", int(m.group())), m.end()
+        digits = m.group()
+        if len(digits.lstrip("-")) > 19 or not _INT_MIN <= int(digits) <= _INT_MAX:
+            raise _fail("integer constant out of range (Go templates use 64-bit integers)")
+        return _Tok("int", int(digits)), m.end()
     if m := _IDENT.match(text, i):
         word = m.group()
         if word in ("true", "false"):
@@ -238,6 +245,8 @@ def compile_go_template(text: str) -> GoTemplate:
         if head not in _CONTROL:
             body.append(_Action(_pipeline(piece)))
         elif head == "if":
+            if len(stack) > MAX_NESTING:
+                raise _fail(f"{{{{if}}}} nested more than {MAX_NESTING} deep")
             branches: list[tuple[Pipe, list[Node]]] = [(_pipeline(piece[1:]), [])]
             stack.append((branches[0][1], branches))
         else:
@@ -276,6 +285,12 @@ def _control(
 
 
 def _pipeline(tokens: list[_Tok]) -> Pipe:
+    depth = deepest = 0
+    for tok in tokens:
+        depth += {"lparen": 1, "rparen": -1}.get(tok.kind, 0)
+        deepest = max(deepest, depth)
+    if deepest > MAX_NESTING:
+        raise _fail(f"parentheses nested more than {MAX_NESTING} deep")
     pipe, rest = _parse_pipe(tokens, 0)
     if rest != len(tokens):
         raise _fail("unexpected ')'")

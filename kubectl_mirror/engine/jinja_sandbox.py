@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 from collections.abc import Callable, ItemsView, KeysView, Mapping, Sequence, ValuesView
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +37,7 @@ from jinja2.runtime import Context, LoopContext, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
+from kubectl_mirror.engine.budget import BudgetError, Deadline
 from kubectl_mirror.engine.model import EngineOptions
 from kubectl_mirror.engine.textcap import bounded_replace
 from kubectl_mirror.errors import TransformError
@@ -98,6 +100,7 @@ class _Budget:
     deadline: float
     time_budget_ms: int
     max_output: int
+    outer: Deadline | None = None  # the source's (or the run's), when it comes before ours
     depth: int = 0
     produced: int = 0
 
@@ -109,6 +112,8 @@ class _Budget:
                 "(a loop, range or recursion is too large)"
             )
         if self.clock() > self.deadline:
+            if self.outer is not None and self.deadline >= self.outer.at:
+                raise BudgetError(self.outer.reason)
             raise _Stop(f"template exceeded its time budget of {self.time_budget_ms} ms")
 
     def weigh(self, value: Any) -> int:
@@ -263,7 +268,8 @@ def _b64dec(budget: _Budget, value: Any) -> str:
     try:
         return base64.b64decode(_text(budget, value), validate=True).decode("utf-8")
     except ValueError as err:  # binascii.Error, UnicodeDecodeError, non-ASCII input
-        raise _Stop(f"b64dec: input is not base64 of UTF-8 text ({err})") from err
+        # Not the error's own text: a UnicodeDecodeError quotes a byte of the input.
+        raise _Stop("b64dec: input is not base64 of UTF-8 text") from err
 
 
 FILTERS: Mapping[str, Callable[..., Any]] = {
@@ -409,12 +415,27 @@ def compile_jinja(text: str) -> Template:
         for node_type, tag in _LOADER_TAGS:
             if ast.find(node_type) is not None:
                 raise TransformError(f"unsafe template: {{% {tag} %}} is not allowed")
+        _check_constants(ast)
         _Rewrite(env).visit(ast)
         return env.from_string(ast)
     except TemplateSyntaxError as err:
         raise TransformError(f"template syntax error on line {err.lineno}: {err.message}") from err
-    except RecursionError as err:
+    except (RecursionError, SyntaxError, MemoryError) as err:
+        # Jinja's parser and Python's compiler both give up on deep nesting, each its own way
+        # (RecursionError; SyntaxError "too many nested parentheses"; IndentationError).
         raise TransformError("template is nested too deeply") from err
+    except ValueError as err:  # e.g. an integer literal over Python's 4,300-digit limit
+        raise TransformError("template holds a value too large to compile (a number too long?)") from err
+
+
+def _check_constants(ast: nodes.Template) -> None:
+    """Literals the compiled template could not hold: `1e999` compiles to the name `inf`."""
+    for const in ast.find_all(nodes.Const):
+        value = const.value
+        if isinstance(value, float) and not math.isfinite(value):
+            raise TransformError("template holds a number out of range")
+        if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+            raise TransformError(f"template holds a number over {MAX_INT_BITS} bits")
 
 
 def render_jinja(
@@ -423,17 +444,24 @@ def render_jinja(
     *,
     options: EngineOptions,
     step_budget: int = DEFAULT_STEP_BUDGET,
+    deadline: Deadline | None = None,
+    quote_errors: bool = True,
 ) -> str:
-    """Render within the limits of `options`; every failure is one TransformError."""
+    """Render within the limits of `options` (and before `deadline`, the source's); every failure
+    is one TransformError, a BudgetError when `deadline` passed. With `quote_errors` False (the
+    variables hold Secret data) the texts of Jinja's and Python's errors, which can quote a value
+    (`'str object' has no attribute 'hunter2'`), are replaced by their type."""
     limits = options.limits
     clock = options.host.clock
+    own = clock() + limits.template_time_budget_ms / 1000
     budget = _Budget(
         step_budget=step_budget,
         steps_left=step_budget,
         clock=clock,
-        deadline=clock() + limits.template_time_budget_ms / 1000,
+        deadline=own if deadline is None else min(own, deadline.at),
         time_budget_ms=limits.template_time_budget_ms,
         max_output=limits.max_template_output,
+        outer=deadline,
     )
     chunks: list[str] = []
     size = 0
@@ -445,12 +473,21 @@ def render_jinja(
             chunks.append(chunk)
     except _Stop as err:
         raise TransformError(str(err)) from err
-    except SecurityError as err:
-        raise TransformError(f"unsafe template: {err}") from err
-    except UndefinedError as err:
-        raise TransformError(f"template error: {err}") from err
     except RecursionError as err:
         raise TransformError("template recursion too deep") from err
     except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as err:
-        raise TransformError(f"template failed: {type(err).__name__}: {err}") from err
+        raise TransformError(_failure(err, quote=quote_errors)) from err
     return "".join(chunks)
+
+
+def _failure(err: Exception, *, quote: bool) -> str:
+    what = ""
+    if isinstance(err, SecurityError):
+        what = "unsafe template"
+    elif isinstance(err, UndefinedError):
+        what = "template error"
+    if not quote:
+        hidden = "its message is not shown, as it could quote a value of the Secret"
+        return f"{what or 'template failed'}: {type(err).__name__} ({hidden})"
+    text = " ".join(str(err).split())
+    return f"{what}: {text}" if what else f"template failed: {type(err).__name__}: {text}"

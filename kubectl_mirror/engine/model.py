@@ -45,7 +45,7 @@ class ObjectKey(NamedTuple):
 Severity = Literal["error", "warning", "info"]
 Strategy = Literal["replace", "merge"]
 OnSourceDelete = Literal["delete", "orphan"]
-TargetKind = Literal["name", "glob", "regex", "all", "labeled", "selector"]
+TargetKind = Literal["name", "glob", "regex", "outside", "all", "labeled", "selector"]
 RuleOp = Literal["value", "template", "merge", "delete"]
 TemplateSyntax = Literal["jinja", "go"]
 
@@ -64,9 +64,19 @@ class Result:
         return cls(severity=severity, message=err.message, ref=err.ref, field_path=err.field_path)
 
     def one_line(self) -> str:
+        """The result as one line of plain text: any character a terminal would act on (a
+        newline that could forge a second line, an ANSI escape, a bidi override) comes out
+        escaped, whichever part of an input put it there."""
         parts = [p for p in (self.ref.file, self.ref.describe(), self.field_path) if p]
         parts.append(self.message)
-        return ": ".join(parts)
+        return printable(": ".join(parts))
+
+
+def printable(text: str) -> str:
+    """`text` with every non-printable character written as its Python escape (`\\n`, `\\x1b`)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,8 @@ class Target:
     """One entry of a target or exclude list.
 
     `value` is the name, glob, regex or selector text; for `labeled` it is the namespace label key
-    that opts a namespace in (each dialect has its own) and `label_value` the value it must carry.
+    that opts a namespace in (each dialect has its own) and `label_value` the value it must carry;
+    for `outside` a comma list of names and regexes: it matches the names none of them matches.
     """
 
     kind: TargetKind
@@ -90,6 +101,8 @@ class Target:
             return f"selector({self.value})"
         if self.kind == "regex":
             return f"regex({self.value})"
+        if self.kind == "outside":
+            return f"outside({self.value})"
         return self.value
 
 
@@ -152,10 +165,16 @@ class Decision:
 
 @dataclass(frozen=True)
 class Limits:
+    """Bounds on the work one hostile source (or input) can cause. The time budgets are read
+    off `Host.clock`: a template's, a source's (target resolution and all its mirrors) and the
+    run's (every source of one `render_all`); none is reached by an honest input."""
+
     max_rules: int = 50
     max_rule_bytes: int = 10 * 1024
     max_template_output: int = 64 * 1024
     template_time_budget_ms: int = 100
+    source_time_budget_ms: int = 10_000
+    run_time_budget_ms: int = 60_000
 
 
 def _no_yaml(text: str) -> Any:

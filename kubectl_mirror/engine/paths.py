@@ -18,6 +18,8 @@ Segment = str | int
 Segments = tuple[Segment, ...]
 
 _BARE_STOP = frozenset(".[]\"'")
+# Reading and writing recurse once per segment; no real field is this deep.
+MAX_SEGMENTS = 50
 _SIMPLE_KEY = re.compile(r"[A-Za-z0-9_\-/]+")
 
 
@@ -52,6 +54,8 @@ def parse_path(text: str) -> Segments:
                 i += 1
             key, i = _bare(text, i)
             segs.append(key)
+        if len(segs) > MAX_SEGMENTS:
+            raise PathError(f"path has more than {MAX_SEGMENTS} segments")
     return tuple(segs)
 
 

@@ -2,6 +2,11 @@
 
 `render_source` is the unit `watch` reuses per source; `render_all` is what `render`, the KRM
 function and `sync` call for a whole input set.
+
+Inputs come from repositories many people can write to, so what a mirror copies is checked
+before a source is accepted (names, metadata, JSON-like values: names.py, values.py), every
+source renders against a deadline (budget.py), and every result about a Secret has the Secret's
+values scrubbed from its message, whichever check wrote it.
 """
 
 from __future__ import annotations
@@ -10,9 +15,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kubectl_mirror.engine import markers as m
+from kubectl_mirror.engine.budget import Deadline, source_deadline
 from kubectl_mirror.engine.dialects.base import Dialect
 from kubectl_mirror.engine.dialects.registry import DIALECTS
-from kubectl_mirror.engine.kinds import check_mirrorable, kind_rank, sort_key
+from kubectl_mirror.engine.kinds import (
+    check_mirrorable,
+    check_payload,
+    cluster_scoped_crd_kinds,
+    kind_rank,
+    sort_key,
+)
 from kubectl_mirror.engine.model import (
     Decision,
     EngineOptions,
@@ -22,9 +34,19 @@ from kubectl_mirror.engine.model import (
     PullRef,
     Result,
 )
+from kubectl_mirror.engine.names import (
+    NAMESPACE_RULE,
+    check_metadata_maps,
+    check_namespace,
+    check_source_identity,
+    is_namespace_name,
+    quoted,
+)
 from kubectl_mirror.engine.policy import Policy, is_policy, read_policy
+from kubectl_mirror.engine.redact import scrub, secret_strings
 from kubectl_mirror.engine.render import Source, assemble, mirror_for, prepare
 from kubectl_mirror.engine.targets import resolve_targets
+from kubectl_mirror.engine.values import check_json_like
 from kubectl_mirror.errors import InputError, MirrorError, Ref, SpecError
 
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
@@ -51,8 +73,10 @@ class Inventory:
     sources: tuple[Source, ...]
     pulls: tuple[Pull, ...]
     universe: Mapping[str, NamespaceInfo]
-    objects: Mapping[ObjectKey, Obj]  # (kind, namespace, name) -> object, non-mirrors
+    objects: Mapping[ObjectKey, Obj]  # (group, kind, namespace, name) -> object, non-mirrors
     results: tuple[Result, ...]
+    # (group, kind) -> why, for the kinds the input's CRDs declare cluster-scoped.
+    cluster_kinds: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,13 +137,41 @@ def check_object(obj: object, file: str, index: int) -> Ref:
     return ref
 
 
-def _namespace_info(obj: Obj) -> NamespaceInfo:
+def _namespace_info(obj: Obj, ref: Ref) -> tuple[NamespaceInfo | None, list[Result]]:
+    """The namespace a Namespace object declares, and what is wrong with it. An invalid name is
+    left out of the universe; a label YAML typed (`reject: true` unquoted) is an error but is
+    still read as the string it was meant to be, so a namespace that meant to refuse mirrors
+    refuses them."""
     meta = obj.get("metadata") or {}
+    try:
+        check_namespace(str(meta["name"]), ref, "metadata.name")
+    except MirrorError as err:
+        return None, [Result.from_error(err)]
+    problems: list[Result] = []
+    try:
+        check_metadata_maps(obj, ref)
+    except MirrorError as err:
+        problems.append(Result.from_error(err))
     labels = meta.get("labels") or {}
-    return NamespaceInfo(
-        str(meta["name"]),
-        tuple(sorted((str(k), str(v)) for k, v in labels.items())),
-    )
+    pairs = sorted((str(k), _label_text(v)) for k, v in labels.items())
+    return NamespaceInfo(str(meta["name"]), tuple(pairs)), problems
+
+
+def _label_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _scrubbed(results: Iterable[Result], *objs: object) -> list[Result]:
+    """`results` with every value of any Secret among `objs` hidden from their messages."""
+    found = list(results)
+    if not found:
+        return found
+    secrets = tuple(s for obj in objs for s in secret_strings(obj))
+    if not secrets:
+        return found
+    return [Result(r.severity, scrub(r.message, secrets), r.ref, scrub(r.field_path, secrets)) for r in found]
 
 
 def _read_markers(obj: Obj, ref: Ref, options: EngineOptions) -> Source | None:
@@ -145,7 +197,13 @@ def _read_pull(obj: Obj, ref: Ref) -> Pull | None:
 def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
     """Sort inputs into namespaces, sources, pull requests and policies; errors become results."""
     results: list[Result] = []
-    universe = {n: NamespaceInfo(n) for n in options.extra_namespaces}
+    universe: dict[str, NamespaceInfo] = {}
+    for name in options.extra_namespaces:
+        if is_namespace_name(name):
+            universe[name] = NamespaceInfo(name)
+        else:
+            message = f"{quoted(name)} is not a valid namespace name ({NAMESPACE_RULE})"
+            results.append(Result("error", message, Ref(), "namespaces"))
     refs: list[tuple[Obj, Ref]] = []
     policies: list[Policy] = []
     for index, item in enumerate(items):
@@ -156,7 +214,10 @@ def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
             continue
         obj = item.obj
         if obj.get("kind") == "Namespace" and obj.get("apiVersion") == "v1":
-            universe[str(obj["metadata"]["name"])] = _namespace_info(obj)
+            info, problems = _namespace_info(obj, ref)
+            results.extend(problems)
+            if info is not None:
+                universe[info.name] = info
         elif is_policy(obj):
             try:
                 policies.append(read_policy(obj, ref, options))
@@ -165,6 +226,7 @@ def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
         else:
             refs.append((obj, ref))
     policies.sort(key=lambda p: p.ref.name)
+    cluster_kinds = cluster_scoped_crd_kinds(obj for obj, _ in refs)
     sources: list[Source] = []
     pulls: list[Pull] = []
     objects: dict[ObjectKey, Obj] = {}
@@ -173,7 +235,7 @@ def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
             try:
                 pull = _read_pull(obj, ref)
             except MirrorError as err:
-                results.append(Result.from_error(err))
+                results.extend(_scrubbed([Result.from_error(err)], obj))
                 continue
             if pull is not None:
                 pulls.append(pull)
@@ -188,17 +250,19 @@ def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
             marked = _read_markers(obj, ref, options)
             pull = _read_pull(obj, ref) if marked is None else None
         except MirrorError as err:
-            results.append(Result.from_error(err))
+            results.extend(_scrubbed([Result.from_error(err)], obj))
             continue
         if pull is not None:
             pulls.append(pull)
-        source, found = _choose_source(obj, ref, marked, policies=policies, options=options)
-        results.extend(found)
+        source, found = _choose_source(
+            obj, ref, marked, policies=policies, options=options, cluster_kinds=cluster_kinds
+        )
+        results.extend(_scrubbed(found, obj))
         if source is None:
             continue
         sources.append(source)
     sources.sort(key=lambda s: sort_key(s.obj))
-    return Inventory(tuple(sources), tuple(pulls), universe, objects, tuple(results))
+    return Inventory(tuple(sources), tuple(pulls), universe, objects, tuple(results), cluster_kinds)
 
 
 def source_of(
@@ -210,12 +274,19 @@ def source_of(
     try:
         marked = _read_markers(obj, ref, options)
     except MirrorError as err:
-        return None, [Result.from_error(err)]
-    return _choose_source(obj, ref, marked, policies=policies, options=options)
+        return None, _scrubbed([Result.from_error(err)], obj)
+    source, found = _choose_source(obj, ref, marked, policies=policies, options=options)
+    return source, _scrubbed(found, obj)
 
 
 def _choose_source(
-    obj: Obj, ref: Ref, marked: Source | None, *, policies: Sequence[Policy], options: EngineOptions
+    obj: Obj,
+    ref: Ref,
+    marked: Source | None,
+    *,
+    policies: Sequence[Policy],
+    options: EngineOptions,
+    cluster_kinds: Mapping[tuple[str, str], str] | None = None,
 ) -> tuple[Source | None, list[Result]]:
     """`source_of` once the object's own markers are read (`marked`)."""
     results: list[Result] = []
@@ -235,12 +306,22 @@ def _choose_source(
     if source is None:
         return None, results
     try:
-        check_mirrorable(obj, ref, options)
+        check_mirrorable(obj, ref, options, cluster_kinds=cluster_kinds)
         if not ref.namespace:
             raise SpecError("a source must have a namespace", ref, "metadata.namespace")
+        check_copyable(obj, ref)
     except MirrorError as err:
         return None, [*results, Result.from_error(err)]
     return source, results
+
+
+def check_copyable(obj: Obj, ref: Ref) -> None:
+    """What a mirror copies from `obj` is something the API server (and our hashing, sorting
+    and emitting) can take: valid names, string metadata, JSON values, string data maps."""
+    check_source_identity(obj, ref)
+    check_metadata_maps(obj, ref)
+    check_json_like(obj, ref)
+    check_payload(obj, ref)
 
 
 def _is_local_config(obj: Obj) -> bool:
@@ -252,9 +333,19 @@ def _is_local_config(obj: Obj) -> bool:
 
 
 def render_source(
-    source: Source, *, universe: Mapping[str, NamespaceInfo], options: EngineOptions
+    source: Source,
+    *,
+    universe: Mapping[str, NamespaceInfo],
+    options: EngineOptions,
+    deadline: Deadline | None = None,
 ) -> SourceOutcome:
-    """Every mirror of one source. A failure stops this source only, never the others."""
+    """Every mirror of one source, before `deadline` (by default the source's own time budget
+    from now). A failure stops this source only, never the others."""
+    clock = options.host.clock
+    if deadline is None:
+        budget_ms = options.limits.source_time_budget_ms
+        reason = f"stopped: the source used up its time budget of {budget_ms} ms"
+        deadline = Deadline(clock() + budget_ms / 1000, reason)
     try:
         namespaces, decisions = resolve_targets(
             source.spec,
@@ -262,25 +353,37 @@ def render_source(
             universe=universe,
             options=options,
             ref=source.ref,
+            deadline=deadline,
         )
         prepared = prepare(source, options)
         mirrors: list[Obj] = []
         results: list[Result] = []
         for ns in namespaces:
-            mirror, found = mirror_for(prepared, ns, options)
+            deadline.check(clock, source.ref)
+            mirror, found = mirror_for(prepared, ns, options, deadline=deadline)
             mirrors.append(mirror)
             results.extend(found)
     except MirrorError as err:
-        return SourceOutcome(source, (), (), (Result.from_error(err),))
-    return SourceOutcome(source, tuple(mirrors), decisions, tuple(results))
+        return SourceOutcome(source, (), (), tuple(_scrubbed([Result.from_error(err)], source.obj)))
+    return SourceOutcome(source, tuple(mirrors), decisions, tuple(_scrubbed(results, source.obj)))
 
 
 def _fill_pull(pull: Pull, inventory: Inventory, options: EngineOptions) -> tuple[Obj | None, Result | None]:
-    target_ns = pull.ref.namespace
+    mirror, problem = _pulled(pull, inventory, options)
+    if problem is None:
+        return mirror, None
+    source_obj = inventory.objects.get(_source_key(pull))
+    return mirror, _scrubbed([problem], pull.obj, source_obj)[0]
+
+
+def _source_key(pull: Pull) -> ObjectKey:
     # The pulled source has the pulling object's kind, so also its API group.
-    own = _key(pull.obj)
-    key = own._replace(namespace=pull.pull.source_namespace, name=pull.pull.source_name)
-    source_obj = inventory.objects.get(key)
+    return _key(pull.obj)._replace(namespace=pull.pull.source_namespace, name=pull.pull.source_name)
+
+
+def _pulled(pull: Pull, inventory: Inventory, options: EngineOptions) -> tuple[Obj | None, Result | None]:
+    target_ns = pull.ref.namespace
+    source_obj = inventory.objects.get(_source_key(pull))
     where = f"{pull.pull.source_namespace}/{pull.pull.source_name}"
     if source_obj is None:
         return None, Result("warning", f"pulls from {where}, which is not among the inputs", pull.ref)
@@ -296,7 +399,11 @@ def _fill_pull(pull: Pull, inventory: Inventory, options: EngineOptions) -> tupl
 
     source = Source(source_obj, Ref.of(source_obj), MirrorSpec(dialect=pull.dialect.name, targets=()))
     try:
-        check_mirrorable(source_obj, source.ref, options)
+        check_mirrorable(source_obj, source.ref, options, cluster_kinds=inventory.cluster_kinds)
+        check_copyable(source_obj, source.ref)
+        # The pulling object gives the mirror its name, namespace and kept annotations.
+        check_source_identity(pull.obj, pull.ref)
+        check_metadata_maps(pull.obj, pull.ref)
     except MirrorError as err:
         return None, Result.from_error(err)
     prepared = prepare(source, options)
@@ -316,7 +423,7 @@ def _fill_pull(pull: Pull, inventory: Inventory, options: EngineOptions) -> tupl
 
 def render_all(items: Sequence[Item], options: EngineOptions) -> Outcome:
     inventory = classify(items, options)
-    outcomes = [render_source(s, universe=inventory.universe, options=options) for s in inventory.sources]
+    outcomes = _render_sources(inventory, options)
     results = list(inventory.results)
     shadowed = {} if options.live else inventory.objects
     produced: dict[ObjectKey, str] = {}
@@ -335,6 +442,28 @@ def render_all(items: Sequence[Item], options: EngineOptions) -> Outcome:
     mirrors.sort(key=sort_key)
     results.sort(key=_result_key)
     return Outcome(tuple(mirrors), tuple(outcomes), tuple(results), frozenset(filled))
+
+
+def _render_sources(inventory: Inventory, options: EngineOptions) -> list[SourceOutcome]:
+    """Every source in order, each against its own deadline and what is left of the run's
+    budget; once that is spent, the remaining sources fail at once, each with its own error."""
+    clock = options.host.clock
+    limits = options.limits
+    left = limits.run_time_budget_ms / 1000
+    spent = f"not rendered: the run used up its time budget of {limits.run_time_budget_ms} ms"
+    outcomes: list[SourceOutcome] = []
+    for source in inventory.sources:
+        if left <= 0:
+            outcomes.append(SourceOutcome(source, (), (), (Result("error", spent, source.ref),)))
+            continue
+        start = clock()
+        deadline = source_deadline(
+            now=start, source_ms=limits.source_time_budget_ms, run_left=left, run_ms=limits.run_time_budget_ms
+        )
+        outcome = render_source(source, universe=inventory.universe, options=options, deadline=deadline)
+        outcomes.append(outcome)
+        left -= clock() - start
+    return outcomes
 
 
 def _result_key(r: Result) -> tuple[str, int, str, str, str, str, str]:

@@ -17,6 +17,7 @@ from kubectl_mirror.engine.dialects.base import (
 from kubectl_mirror.engine.globs import GlobError, compile_glob, glob_match
 from kubectl_mirror.engine.markers import ACCEPT
 from kubectl_mirror.engine.model import EngineOptions, MirrorSpec, Obj, Target, TransformRule
+from kubectl_mirror.engine.names import is_subdomain, quoted
 from kubectl_mirror.engine.selectors import Selector, SelectorError, selector_from_struct, to_text
 from kubectl_mirror.errors import Ref, SpecError
 
@@ -94,6 +95,9 @@ def _selector(value: Any, ref: Ref, path: str) -> Selector | None:
 
 
 def read_policy(obj: Obj, ref: Ref, options: EngineOptions) -> Policy:
+    if not is_subdomain(ref.name):
+        # Its name is written on every mirror it makes and in `render --explain` lines.
+        raise SpecError(f"{quoted(ref.name)} is not a valid MirrorPolicy name", ref, "metadata.name")
     spec = obj.get("spec")
     if not isinstance(spec, Mapping):
         raise SpecError("must be a mapping", ref, "spec")

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubectl_mirror.engine import markers as m
+from kubectl_mirror.engine.budget import Deadline
 from kubectl_mirror.engine.globs import glob_match
-from kubectl_mirror.engine.kinds import clean_for_copy
+from kubectl_mirror.engine.kinds import check_mirrorable, clean_for_copy
 from kubectl_mirror.engine.model import EngineOptions, MirrorSpec, Obj, Result
-from kubectl_mirror.errors import Ref
+from kubectl_mirror.engine.names import check_metadata_maps
+from kubectl_mirror.errors import MirrorError, Ref, TransformError
 
 _SKIP_TOP = ("apiVersion", "kind", "metadata", "status")
 
@@ -182,9 +184,13 @@ def assemble(
     }
 
 
-def mirror_for(prepared: Prepared, namespace: str, options: EngineOptions) -> tuple[Obj, tuple[Result, ...]]:
+def mirror_for(
+    prepared: Prepared, namespace: str, options: EngineOptions, *, deadline: Deadline | None = None
+) -> tuple[Obj, tuple[Result, ...]]:
     """One mirror; transforms (if any) run on the assembled object, then ownership is re-stamped
-    so a rule can never remove the metadata that proves we own the copy."""
+    so a rule can never remove the metadata that proves we own the copy, and the kind rules are
+    checked again, so no rule can turn the copy into something never mirrored (a
+    service-account token Secret)."""
     source = prepared.source
     name = str((source.obj.get("metadata") or {}).get("name"))
     if not source.spec.transforms:
@@ -209,6 +215,7 @@ def mirror_for(prepared: Prepared, namespace: str, options: EngineOptions) -> tu
         strict=source.spec.transform_strict,
         options=options,
         ref=source.ref,
+        deadline=deadline,
     )
     own_labels, own_annotations = ownership(source)
     out_meta = out.get("metadata")
@@ -220,9 +227,15 @@ def mirror_for(prepared: Prepared, namespace: str, options: EngineOptions) -> tu
         if k != m.CONTENT_HASH
     }
     body = {k: canonical(out[k]) for k in sorted(out) if k not in _SKIP_TOP}
-    return assemble(
+    mirror = assemble(
         prepared, namespace=namespace, name=name, body=body, labels=labels, annotations=annotations
-    ), results
+    )
+    try:
+        check_mirrorable(mirror, source.ref, options)
+        check_metadata_maps(mirror, source.ref)
+    except MirrorError as err:
+        raise TransformError(f"after the transform rules: {err.message}", source.ref, err.field_path) from err
+    return mirror, results
 
 
 def _str_map(value: Any) -> dict[str, str]:

@@ -17,8 +17,9 @@ Op = Literal["in", "notin", "exists", "!exists"]
 
 _NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _PREFIX = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
-_KEY_RE = re.compile(rf"^({_PREFIX}/)?{_NAME}$")
-_VALUE_RE = re.compile(rf"^({_NAME})?$")
+# Used with fullmatch: `$` would also accept a trailing newline.
+_KEY_RE = re.compile(rf"({_PREFIX}/)?{_NAME}")
+_VALUE_RE = re.compile(rf"({_NAME})?")
 
 
 class SelectorError(ValueError):
@@ -51,12 +52,12 @@ class Selector:
 
 
 def check_key(key: str) -> None:
-    if len(key) > 316 or not _KEY_RE.match(key) or len(key.rsplit("/", 1)[-1]) > 63:
+    if len(key) > 316 or not _KEY_RE.fullmatch(key) or len(key.rsplit("/", 1)[-1]) > 63:
         raise SelectorError(f"invalid label key {key!r}")
 
 
 def check_value(value: str) -> None:
-    if len(value) > 63 or not _VALUE_RE.match(value):
+    if len(value) > 63 or not _VALUE_RE.fullmatch(value):
         raise SelectorError(f"invalid label value {value!r}")
 
 

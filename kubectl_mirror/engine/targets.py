@@ -6,22 +6,17 @@ can tell users why a mirror is (not) where they expected it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from functools import lru_cache
 
 from kubectl_mirror.engine import markers as m
+from kubectl_mirror.engine.budget import Deadline
 from kubectl_mirror.engine.globs import glob_match
 from kubectl_mirror.engine.model import Decision, EngineOptions, MirrorSpec, NamespaceInfo, Target
+from kubectl_mirror.engine.regexes import compile_regex
 from kubectl_mirror.engine.selectors import parse_selector
 from kubectl_mirror.errors import Ref, TargetError
 
 Universe = Mapping[str, NamespaceInfo]
-
-
-@lru_cache(maxsize=4096)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
 
 
 def target_matches(target: Target, name: str, labels: Mapping[str, str]) -> bool:
@@ -30,7 +25,9 @@ def target_matches(target: Target, name: str, labels: Mapping[str, str]) -> bool
     if target.kind == "glob":
         return glob_match(target.value, name)
     if target.kind == "regex":
-        return _regex(target.value).fullmatch(name) is not None
+        return compile_regex(target.value).fullmatch(name)
+    if target.kind == "outside":
+        return not any(compile_regex(p).fullmatch(name) for p in target.value.split(","))
     if target.kind == "all":
         return True
     if target.kind == "labeled":
@@ -75,12 +72,16 @@ def resolve_targets(
     universe: Universe,
     options: EngineOptions,
     ref: Ref,
+    deadline: Deadline | None = None,
 ) -> tuple[tuple[str, ...], tuple[Decision, ...]]:
-    """The sorted target namespaces, and a decision for every namespace considered."""
+    """The sorted target namespaces, and a decision for every namespace considered. Matching is
+    bounded per name (globs.py, regexes.py); `deadline` bounds a universe of many names."""
     explicit = {t.value for t in spec.targets if t.kind == "name"}
     decisions: list[Decision] = []
     chosen: list[str] = []
     for name in sorted(set(universe) | explicit):
+        if deadline is not None:
+            deadline.check(options.host.clock, ref)
         info = universe.get(name)
         labels = info.label_map() if info else {}
         hit = next((t for t in spec.targets if target_matches(t, name, labels)), None)

@@ -14,6 +14,13 @@ Semantics worth knowing:
   is base64-encoded. A current value that is not base64 of UTF-8 text fails a template rule.
 - jinja2 and the Go-template interpreter are imported only when a rule of theirs is compiled or
   rendered: start-up counts for a KRM function run on every build.
+- A rule cannot change what identifies the mirror: `apiVersion`, `kind`, `metadata.name`,
+  `metadata.namespace` (nor replace or delete `metadata` whole); such a rule is refused when it is
+  read. The kind rules (kinds.py) are checked again on the transformed mirror (render.py).
+- On a Secret, a failing template's message never quotes Jinja's or Python's error text, which
+  can hold the value (`'str object' has no attribute 'hunter2'`): only the error's type.
+- A source's deadline (budget.py) is checked before every rule and inside templates; passing it
+  fails the source whatever `strict` says.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubectl_mirror.engine.budget import BudgetError, Deadline
 from kubectl_mirror.engine.globs import GlobError, compile_glob, glob_match
 from kubectl_mirror.engine.model import (
     EngineOptions,
@@ -42,9 +50,14 @@ from kubectl_mirror.engine.paths import (
     parse_path,
     set_path,
 )
+from kubectl_mirror.engine.redact import is_secret
+from kubectl_mirror.engine.values import check_json_like
 from kubectl_mirror.errors import MirrorError, Ref, TransformError
 
 RULE_FIELDS = ("path", "value", "template", "merge", "delete", "namespacePattern")
+# What identifies a mirror: the engine writes these, a rule may not.
+IDENTITY_FIELDS = ("apiVersion", "kind")
+IDENTITY_METADATA = ("name", "namespace")
 
 
 @dataclass(frozen=True)
@@ -85,9 +98,10 @@ def _rule_list(raw: Any, *, ref: Ref, field_path: str, options: EngineOptions) -
     """The list of raw rules (plain list or KubeMirror's `rules:` mapping) and its field path."""
     limit = options.limits.max_rule_bytes
     if isinstance(raw, str):
-        size = len(raw.encode())
+        size = len(raw.encode("utf-8", "surrogatepass"))
     else:
-        size = len(json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str).encode())
+        check_json_like(raw, ref, base=field_path, error=TransformError)
+        size = len(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode())
     if size > limit:
         raise TransformError(
             f"transform rules are {size} bytes; at most {limit} are allowed", ref, field_path
@@ -138,6 +152,7 @@ def _rule(item: Any, *, ref: Ref, field_path: str, syntax: TemplateSyntax) -> Tr
     path = _path_of(item, ref=ref, field_path=field_path)
     op = _op_of(item, ref=ref, field_path=field_path)
     arg = _arg_of(item, op, ref=ref, field_path=field_path, syntax=syntax)
+    _check_identity(parse_path(path), op, arg, ref=ref, field_path=f"{field_path}.path")
     pattern = item.get("namespacePattern") or ""
     if not isinstance(pattern, str):
         raise TransformError(
@@ -163,6 +178,28 @@ def _path_of(item: Mapping[str, Any], *, ref: Ref, field_path: str) -> str:
     except TransformError as err:
         raise TransformError(err.message, ref, f"{field_path}.path") from err
     return path
+
+
+def _check_identity(segs: Segments, op: RuleOp, arg: Any, *, ref: Ref, field_path: str) -> None:
+    """Refuse a rule that would change the mirror's apiVersion, kind, name or namespace."""
+    head = segs[0]
+    touched = ""
+    if head in IDENTITY_FIELDS:
+        touched = str(head)
+    elif head == "metadata" and len(segs) == 1:
+        if op != "merge":
+            touched = "metadata"
+        else:
+            touched = next((f"metadata.{k}" for k in IDENTITY_METADATA if k in arg), "")
+    elif head == "metadata" and segs[1] in IDENTITY_METADATA:
+        touched = f"metadata.{segs[1]}"
+    if touched:
+        raise TransformError(
+            f"a rule cannot change {touched}: the mirror keeps its source's apiVersion, kind and name, "
+            "and the namespace it is rendered for",
+            ref,
+            field_path,
+        )
 
 
 def _op_of(item: Mapping[str, Any], *, ref: Ref, field_path: str) -> RuleOp:
@@ -199,6 +236,7 @@ def _arg_of(item: Mapping[str, Any], op: RuleOp, *, ref: Ref, field_path: str, s
         except TransformError as err:
             raise TransformError(err.message, ref, where) from err
         return str(arg)
+    check_json_like(arg, ref, base=where, error=TransformError)
     return _plain(arg)
 
 
@@ -244,15 +282,21 @@ def apply_transforms(
     strict: bool,
     options: EngineOptions,
     ref: Ref,
+    deadline: Deadline | None = None,
 ) -> tuple[Obj, tuple[Result, ...]]:
-    """Apply `rules` in order for one target namespace; return the new object and warnings."""
+    """Apply `rules` in order for one target namespace; return the new object and warnings.
+    BudgetError (the source's `deadline` passed) fails the source, strict or not."""
     out: Obj = dict(obj)
     results: list[Result] = []
     for index, rule in enumerate(rules):
         try:
+            if deadline is not None:
+                deadline.check(options.host.clock)
             if rule.namespace_pattern and not glob_match(rule.namespace_pattern, context.target_namespace):
                 continue
-            out = _apply(out, rule, context=context, options=options)
+            out = _apply(out, rule, context=context, options=options, deadline=deadline)
+        except BudgetError as err:
+            raise BudgetError(f"transform rule {index} ({rule.op}): {err.message}", ref, rule.path) from err
         except (TransformError, GlobError) as err:
             reason = err.message if isinstance(err, TransformError) else f"invalid glob: {err}"
             message = f"transform rule {index} ({rule.op}) failed: {reason}"
@@ -269,7 +313,14 @@ def apply_transforms(
     return out, tuple(results)
 
 
-def _apply(obj: Obj, rule: TransformRule, *, context: TemplateContext, options: EngineOptions) -> Obj:
+def _apply(
+    obj: Obj,
+    rule: TransformRule,
+    *,
+    context: TemplateContext,
+    options: EngineOptions,
+    deadline: Deadline | None,
+) -> Obj:
     segs = parse_path(rule.path)
     secret_key = _is_secret_data_key(obj, segs)
     new: Any
@@ -283,7 +334,9 @@ def _apply(obj: Obj, rule: TransformRule, *, context: TemplateContext, options: 
         current = get_path(obj, segs, default=MISSING)
         if secret_key and current is not MISSING:
             current = _decode(current)
-        new = _render(rule, current, context=context, options=options)
+        new = _render(
+            rule, current, context=context, options=options, deadline=deadline, secret=is_secret(obj)
+        )
     return set_path(obj, segs, _encode(new) if secret_key else new)  # type: ignore[no-any-return]
 
 
@@ -361,11 +414,25 @@ def go_variables(context: TemplateContext) -> dict[str, Any]:
     }
 
 
-def _render(rule: TransformRule, current: Any, *, context: TemplateContext, options: EngineOptions) -> str:
+def _render(
+    rule: TransformRule,
+    current: Any,
+    *,
+    context: TemplateContext,
+    options: EngineOptions,
+    deadline: Deadline | None,
+    secret: bool,
+) -> str:
     if rule.syntax == "go":
         from kubectl_mirror.engine.gotemplate import compile_go_template, render_go_template
 
         return render_go_template(compile_go_template(rule.arg), go_variables(context), options=options)
     from kubectl_mirror.engine.jinja_sandbox import compile_jinja, render_jinja
 
-    return render_jinja(compile_jinja(rule.arg), jinja_variables(context, current), options=options)
+    return render_jinja(
+        compile_jinja(rule.arg),
+        jinja_variables(context, current),
+        options=options,
+        deadline=deadline,
+        quote_errors=not secret,
+    )

@@ -9,10 +9,11 @@ from typing import Any
 
 from kubectl_mirror.engine.globs import GlobError, compile_glob
 from kubectl_mirror.engine.model import EngineOptions, MirrorSpec, Obj, PullRef, Target
+from kubectl_mirror.engine.names import NAMESPACE_RULE, is_namespace_name, is_subdomain, quoted
+from kubectl_mirror.engine.regexes import RegexError, compile_regex
 from kubectl_mirror.engine.selectors import SelectorError, parse_selector
 from kubectl_mirror.errors import Ref, SpecError
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _GLOB_CHARS = set("*?[")
 
 
@@ -70,16 +71,32 @@ def string_marker(markers: Mapping[str, Any], key: str, ref: Ref, *, label: bool
     value = markers[key]
     if not isinstance(value, str):
         raise SpecError(
-            f"must be a string, got {type(value).__name__} (quote it in YAML)",
+            f"must be a string, got {type(value).__name__} ({_quote_hint(key, value)})",
             ref,
             field_of(key, label=label),
         )
     return value
 
 
+def _quote_hint(key: str, value: Any) -> str:
+    """How to write it, when YAML typed a scalar: `source: true` -> `source: "true"`."""
+    if isinstance(value, bool):
+        return f'quote it in YAML: {key}: "{str(value).lower()}"'
+    if isinstance(value, int | float) and abs(value) < 10**15:
+        return f'quote it in YAML: {key}: "{value}"'
+    return f"quote it in YAML: {key}"
+
+
 def is_true(markers: Mapping[str, Any], key: str) -> bool:
     value = markers.get(key)
     return isinstance(value, str) and value.strip().lower() == "true"
+
+
+def gate(markers: Mapping[str, Any], key: str, ref: Ref, *, label: bool = False) -> bool:
+    """A marker that switches something on (`source: "true"`). A value YAML typed as a bool or a
+    number (`source: true` unquoted) is an error, never a silent "off": the user meant it."""
+    value = string_marker(markers, key, ref, label=label)
+    return value is not None and value.strip().lower() == "true"
 
 
 def choice(
@@ -104,12 +121,8 @@ def choice(
 
 
 def check_namespace_name(name: str, ref: Ref, field_path: str) -> None:
-    if not _DNS1123_LABEL.match(name):
-        raise SpecError(
-            f"{name!r} is not a valid namespace name (lowercase letters, digits and '-', at most 63)",
-            ref,
-            field_path,
-        )
+    if not is_namespace_name(name):
+        raise SpecError(f"{quoted(name)} is not a valid namespace name ({NAMESPACE_RULE})", ref, field_path)
 
 
 def parse_target_entry(
@@ -169,12 +182,12 @@ def parse_regex_list(text: str, ref: Ref, field_path: str) -> tuple[Target, ...]
     """Comma lists whose entries are regexes (Reflector, Replicator); plain names stay names."""
     out = []
     for entry in split_list(text, ","):
-        if _DNS1123_LABEL.match(entry):
+        if is_namespace_name(entry):
             out.append(Target("name", entry))
             continue
         try:
-            re.compile(entry)
-        except re.error as err:
+            compile_regex(entry)
+        except RegexError as err:
             raise SpecError(f"invalid regular expression {entry!r}: {err}", ref, field_path) from err
         out.append(Target("regex", entry))
     return tuple(out)
@@ -186,9 +199,6 @@ def selector_target(text: str, ref: Ref, field_path: str) -> Target:
     except SelectorError as err:
         raise SpecError(f"invalid label selector {text!r}: {err}", ref, field_path) from err
     return Target("selector", text)
-
-
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
 def flag(markers: Mapping[str, Any], key: str, ref: Ref, *, label: bool = False) -> bool | None:
@@ -206,10 +216,10 @@ def parse_pull_ref(text: str, ref: Ref, field_path: str, *, dialect: str) -> Pul
     """`<namespace>/<name>`, as in Reflector's `reflects` and Replicator's `replicate-from`."""
     namespace, sep, name = text.strip().partition("/")
     if not sep or not namespace or not name:
-        raise SpecError(f"must be <namespace>/<name>, got {text!r}", ref, field_path)
+        raise SpecError(f"must be <namespace>/<name>, got {quoted(text)}", ref, field_path)
     check_namespace_name(namespace, ref, field_path)
-    if not _DNS1123_SUBDOMAIN.match(name):
-        raise SpecError(f"{name!r} is not a valid object name", ref, field_path)
+    if not is_subdomain(name):
+        raise SpecError(f"{quoted(name)} is not a valid object name", ref, field_path)
     return PullRef(dialect, namespace, name)
 
 
@@ -218,8 +228,8 @@ def regex_list_matches(text: str, name: str) -> bool:
     matches (callers use this to decide whether to allow something, so it must fail closed)."""
     for entry in split_list(text, ","):
         try:
-            if re.fullmatch(entry, name):
+            if compile_regex(entry).fullmatch(name):
                 return True
-        except re.error:
+        except RegexError:
             continue
     return False

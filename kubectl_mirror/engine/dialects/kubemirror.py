@@ -13,7 +13,7 @@ from kubectl_mirror.engine.dialects.base import (
     annotations_of,
     field_of,
     flag,
-    is_true,
+    gate,
     labels_of,
     parse_target_list,
     string_marker,
@@ -44,7 +44,8 @@ OPT_OUT = Target("labeled", ALLOW_MIRRORS, label_value="false")
 
 def read_source(obj: Obj, ref: Ref, options: EngineOptions) -> MirrorSpec | None:
     ann = annotations_of(obj)
-    if not (is_true(labels_of(obj), ENABLED) and is_true(ann, SYNC)) or is_true(ann, EXCLUDE):
+    enabled = gate(labels_of(obj), ENABLED, ref, label=True)
+    if not (enabled and gate(ann, SYNC, ref)) or gate(ann, EXCLUDE, ref):
         return None
     text = string_marker(ann, TARGET_NAMESPACES, ref) or ""
     targets = parse_target_list(

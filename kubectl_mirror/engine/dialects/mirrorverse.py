@@ -17,7 +17,7 @@ from kubectl_mirror.engine.dialects.base import (
     choice,
     field_of,
     flag,
-    is_true,
+    gate,
     labels_of,
     split_list,
     string_marker,
@@ -40,12 +40,12 @@ KINDS = ("Secret", "ConfigMap")
 # Mirrorverse's README names `replace`, its code `replace`, its tips `override`; `patch` merges.
 STRATEGIES = {"replace": "replace", "override": "replace", "patch": "merge"}
 
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
 
 
 def read_source(obj: Obj, ref: Ref, options: EngineOptions) -> MirrorSpec | None:
     labels = labels_of(obj)
-    if not is_true(labels, SYNC_SOURCE):
+    if not gate(labels, SYNC_SOURCE, ref, label=True):
         return None
     targets = _names(labels, TARGETS, ref)
     if not targets:
@@ -77,7 +77,7 @@ def replica_labels(ref: Ref) -> tuple[tuple[str, str], ...]:
     """`sync-replica`, and `sync-source-ref: <name>.<namespace>` when it fits in a label value
     (63 characters); a longer reference is left out rather than truncated into a wrong one."""
     source_ref = f"{ref.name}.{ref.namespace}"
-    if len(source_ref) <= 63 and _LABEL_VALUE.match(source_ref):
+    if len(source_ref) <= 63 and _LABEL_VALUE.fullmatch(source_ref):
         return ((SYNC_REPLICA, "true"), (SYNC_SOURCE_REF, source_ref))
     return ((SYNC_REPLICA, "true"),)
 

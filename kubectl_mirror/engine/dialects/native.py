@@ -11,7 +11,7 @@ from kubectl_mirror.engine.dialects.base import (
     annotations_of,
     choice,
     field_of,
-    is_true,
+    gate,
     labels_of,
     parse_target_list,
     selector_target,
@@ -25,7 +25,7 @@ ON_DELETE = {"delete": "delete", "orphan": "orphan"}
 
 
 def read_source(obj: Obj, ref: Ref, options: EngineOptions) -> MirrorSpec | None:
-    if not is_true(labels_of(obj), m.SOURCE_LABEL):
+    if not gate(labels_of(obj), m.SOURCE_LABEL, ref, label=True):
         return None
     ann = annotations_of(obj)
     targets_text = string_marker(ann, m.TARGETS, ref)

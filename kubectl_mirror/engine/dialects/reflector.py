@@ -10,7 +10,6 @@ every namespace (Reflector's documented default), which our protected namespaces
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +17,7 @@ from kubectl_mirror.engine.dialects.base import (
     Dialect,
     annotations_of,
     field_of,
-    is_true,
+    gate,
     parse_pull_ref,
     parse_regex_list,
     regex_list_matches,
@@ -50,7 +49,7 @@ _NEGATED = {"in": "notin", "notin": "in", "exists": "!exists", "!exists": "exist
 
 def read_source(obj: Obj, ref: Ref, options: EngineOptions) -> MirrorSpec | None:
     ann = annotations_of(obj)
-    if REFLECTS in ann or not (is_true(ann, ALLOWED) and is_true(ann, AUTO_ENABLED)):
+    if REFLECTS in ann or not (gate(ann, ALLOWED, ref) and gate(ann, AUTO_ENABLED, ref)):
         return None
     auto = _namespace_set(ann, AUTO_NAMESPACES, AUTO_SELECTOR, ref)
     return MirrorSpec(
@@ -77,8 +76,8 @@ def _outside_allowed(ann: Mapping[str, Any], ref: Ref) -> tuple[Target, ...]:
     """Exclude entries matching every namespace `reflection-allowed-namespaces(-selector)` does
     not allow; () when it allows every namespace."""
     allowed = _namespace_set(ann, ALLOWED_NAMESPACES, ALLOWED_SELECTOR, ref)
-    # Names are DNS labels (no regex metacharacters), so they join unescaped and stay readable.
-    patterns = [t.value if t.kind == "name" else f"(?:{t.value})" for t in allowed if t.kind != "selector"]
+    # Names are DNS labels (no regex metacharacters): each is also a regex matching only itself.
+    patterns = [t.value for t in allowed if t.kind != "selector"]
     selectors = [t.value for t in allowed if t.kind == "selector"]
     if not allowed:
         return ()
@@ -90,16 +89,7 @@ def _outside_allowed(ann: Mapping[str, Any], ref: Ref) -> tuple[Target, ...]:
             field_of(ALLOWED_SELECTOR),
         )
     if patterns:
-        outside = "(?!(?:" + "|".join(patterns) + r")\Z).*"
-        try:
-            re.compile(outside)
-        except re.error as err:
-            raise SpecError(
-                f"cannot combine its entries into one pattern: {err}",
-                ref,
-                field_of(ALLOWED_NAMESPACES),
-            ) from err
-        return (Target("regex", outside),)
+        return (Target("outside", ",".join(patterns)),)
     # not (r1 and r2 ...) == (not r1) or (not r2) ...: one exclude entry per negated requirement.
     return tuple(Target("selector", to_text([_negate(r)])) for r in parse_selector(selectors[0]).requirements)
 
@@ -120,7 +110,7 @@ def allows_pull(source: Obj, namespace: str) -> bool:
     empty list allows all). Only the name is known here, so a namespace the selector alone would
     allow is refused (fail closed)."""
     ann = annotations_of(source)
-    if not is_true(ann, ALLOWED):
+    if not gate(ann, ALLOWED, Ref.of(source)):
         return False
     patterns = _text(ann, ALLOWED_NAMESPACES)
     selector = _text(ann, ALLOWED_SELECTOR)

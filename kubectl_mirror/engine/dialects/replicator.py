@@ -13,7 +13,7 @@ from kubectl_mirror.engine.dialects.base import (
     Dialect,
     annotations_of,
     field_of,
-    is_true,
+    gate,
     parse_pull_ref,
     parse_regex_list,
     regex_list_matches,
@@ -59,7 +59,7 @@ def read_source(obj: Obj, ref: Ref, options: EngineOptions) -> MirrorSpec | None
         targets=targets,
         strategy="replace",
         on_source_delete="delete",
-        transforms=(_STRIP_LABELS,) if is_true(ann, STRIP_LABELS) else (),
+        transforms=(_STRIP_LABELS,) if gate(ann, STRIP_LABELS, ref) else (),
     )
 
 
@@ -75,7 +75,7 @@ def allows_pull(source: Obj, namespace: str) -> bool:
     of the allowed list (a missing or empty list allows nothing)."""
     ann = annotations_of(source)
     patterns = ann.get(REPLICATION_ALLOWED_NAMESPACES)
-    if not is_true(ann, REPLICATION_ALLOWED) or not isinstance(patterns, str):
+    if not gate(ann, REPLICATION_ALLOWED, Ref.of(source)) or not isinstance(patterns, str):
         return False
     return regex_list_matches(patterns, namespace)
 
