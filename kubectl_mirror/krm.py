@@ -7,7 +7,6 @@ environment says so. Never imports `kubernetes`: start-up time is paid on every 
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ from kubectl_mirror.engine.model import Obj, ObjectKey, Result
 from kubectl_mirror.engine.plan import Item, Outcome
 from kubectl_mirror.errors import InputError, MirrorError, Ref
 from kubectl_mirror.io.filenames import file_component, path_parts
+from kubectl_mirror.io.yamlload import YamlError
 from kubectl_mirror.service import options_from_function_config, plain, render_items
 
 PATH = "internal.config.kubernetes.io/path"
@@ -27,17 +27,6 @@ LEGACY_INDEX = "config.kubernetes.io/index"
 MIRROR_DIR = "mirrors"
 GENERATOR = "kubectl-mirror-fn"  # the value of m.GENERATED_BY on every mirror this function adds
 KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
-
-
-def _yaml() -> Any:
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="rt")
-    yaml.preserve_quotes = True
-    yaml.width = 1 << 30
-    # Mirrors share unchanged sub-trees with their source; never emit those as YAML anchors.
-    yaml.representer.ignore_aliases = lambda *args: True
-    return yaml
 
 
 def _file_of(item: Any) -> str:
@@ -237,28 +226,65 @@ def _keep_location(mirror: Obj, original: Any) -> Obj:
 
 
 def run_bytes(data: bytes) -> tuple[bytes, int]:
-    """ResourceList bytes in, ResourceList bytes and exit code out."""
-    yaml = _yaml()
+    """ResourceList bytes in, ResourceList bytes and exit code out. Items the function returns
+    unchanged are copied from the input text (io.resourcelist): comments and quoting survive."""
+    from kubectl_mirror.io import resourcelist
+
     try:
-        doc = yaml.load(data.decode("utf-8"))
-        items, config = _unwrap(doc)
+        source = resourcelist.read(_decode(data))
+        items, config = _unwrap(source.value)
+    except YamlError as err:
+        return _emit_error(_read_error(err)), 1
     except MirrorError as err:
-        return _emit_error(yaml, err), 1
-    except Exception as err:  # ruamel raises many types for malformed input
-        return _emit_error(
-            yaml, InputError(f"cannot read ResourceList: {_first_line(err)}", Ref(file="<stdin>"))
-        ), 1
+        return _emit_error(err), 1
     out_items, results = process(items, config)
-    doc["items"] = out_items
-    if results:
-        doc["results"] = [result_entry(r) for r in results]
-    buf = io.StringIO()
-    yaml.dump(doc, buf)
-    return buf.getvalue().encode(), 1 if any(r.severity == "error" for r in results) else 0
+    unreadable = _unreadable_mirrored(source, items, out_items)
+    if unreadable:
+        out_items, results = list(items), [*results, *unreadable]
+    entries = [result_entry(r) for r in results] if results else None
+    text = resourcelist.write(source, out_items, entries)
+    return text.encode(), 1 if any(r.severity == "error" for r in results) else 0
 
 
-def _first_line(err: Exception) -> str:
-    return " ".join(str(err).split())[:300]
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"cannot read ResourceList: not UTF-8 (byte {err.start})", Ref(file="<stdin>")
+        ) from err
+
+
+def _read_error(err: YamlError) -> InputError:
+    """A ResourceList the loader refused, pinned on the item it happened in when there is one.
+    Lines and columns count in the ResourceList, not in the item's file."""
+    item = err.item if isinstance(err.item, dict) else None
+    where = f"items[{err.path[1]}]: " if len(err.path) == 2 and err.path[0] == "items" else ""
+    ref = Ref.of(item, file=_file_of(item) or "<stdin>") if item else Ref(file="<stdin>")
+    return InputError(f"cannot read ResourceList: {where}{err}", ref)
+
+
+def _unreadable_mirrored(source: Any, given: Sequence[Any], out_items: Sequence[Any]) -> list[Result]:
+    """Items with no JSON-like form (a recursive alias, a duplicate key) pass through as written;
+    the engine saw only what could be read of them, so a new item with the kind and name of one
+    (a mirror of it) would carry content nobody wrote: an error instead."""
+    if not source.unreadable:
+        return []
+    from kubectl_mirror.io.resourcelist import kind_and_name, same_kind_and_name
+
+    old = {id(item) for item in given}
+    new = [item for item in out_items if id(item) not in old]
+    found: list[Result] = []
+    for index, problem in sorted(source.unreadable.items()):
+        item = source.items[index]
+        key = kind_and_name(item)
+        if key is not None and same_kind_and_name(new, key):
+            message = (
+                f"cannot be mirrored: ResourceList line {problem.line}, column {problem.column}: "
+                f"{problem.message}"
+            )
+            found.append(Result("error", message, Ref.of(item, file=_file_of(item))))
+    return found
 
 
 def _unwrap(doc: Any) -> tuple[list[Any], Any]:
@@ -272,41 +298,47 @@ def _unwrap(doc: Any) -> tuple[list[Any], Any]:
     return items, doc.get("functionConfig")
 
 
-def _emit_error(yaml: Any, err: MirrorError) -> bytes:
-    buf = io.StringIO()
-    yaml.dump(
-        {
-            "apiVersion": "config.kubernetes.io/v1",
-            "kind": "ResourceList",
-            "items": [],
-            "results": [result_entry(Result.from_error(err))],
-        },
-        buf,
-    )
-    return buf.getvalue().encode()
+def _emit_error(err: MirrorError) -> bytes:
+    from kubectl_mirror.io.resourcelist import to_yaml
+
+    doc = {
+        "apiVersion": "config.kubernetes.io/v1",
+        "kind": "ResourceList",
+        "items": [],
+        "results": [result_entry(Result.from_error(err))],
+    }
+    return to_yaml(doc).encode()
 
 
 def run_legacy_plugin(config_text: str, stdin_text: str) -> tuple[str, list[Result]]:
-    """kustomize's legacy exec plugin: config YAML and a multi-doc stream in, a stream out."""
-    yaml = _yaml()
-    config = yaml.load(config_text) if config_text.strip() else None
-    items = [d for d in yaml.load_all(stdin_text) if d is not None]
+    """kustomize's legacy exec plugin: config YAML and a multi-doc stream in, a stream out.
+    kustomize strips comments and re-serializes what it gets back, so the output is dumped."""
+    from kubectl_mirror.io.emit import yaml_stream
+    from kubectl_mirror.io.yamlload import AliasBudget, load_all
+
+    budget = AliasBudget()
+    try:
+        configs = load_all(config_text, budget=budget) if config_text.strip() else []
+        items = [d for d in load_all(stdin_text, budget=budget) if d is not None]
+    except YamlError as err:
+        raise InputError(f"cannot read kustomize's input: {err}", Ref(file="<stdin>")) from err
+    config = configs[0] if configs else None
     out_items, results = process(items, config)
     if any(r.severity == "error" for r in results):
         return "", results
-    buf = io.StringIO()
-    yaml.explicit_start = True
-    yaml.dump_all(out_items, buf)
-    return buf.getvalue(), results
+    return yaml_stream(out_items), results
 
 
 def main() -> None:
     if os.environ.get("KUSTOMIZE_PLUGIN_CONFIG_STRING") is not None:
         config = os.environ["KUSTOMIZE_PLUGIN_CONFIG_STRING"]
         try:
-            text, results = run_legacy_plugin(config, sys.stdin.read())
-        except Exception as err:  # malformed YAML from kustomize or the config: one line, no trace
-            print(f"kubectl-mirror: {_first_line(err)}", file=sys.stderr)
+            text, results = run_legacy_plugin(config, sys.stdin.buffer.read().decode("utf-8"))
+        except MirrorError as err:  # malformed YAML from kustomize or the config: one line, no trace
+            print(f"kubectl-mirror: {Result.from_error(err).one_line()}", file=sys.stderr)
+            sys.exit(1)
+        except UnicodeDecodeError as err:
+            print(f"kubectl-mirror: <stdin>: not UTF-8 (byte {err.start})", file=sys.stderr)
             sys.exit(1)
         for r in results:
             print(f"kubectl-mirror: {r.severity}: {r.one_line()}", file=sys.stderr)

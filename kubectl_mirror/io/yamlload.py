@@ -37,9 +37,11 @@ from yaml import events as ev
 MAX_ALIAS_NODES = 1_000_000
 # Transform rules are at most a few KB of text; a hundred rules with values hold far fewer nodes.
 MAX_ALIAS_NODES_IN_MARKER = 10_000
-# Real manifests nest 10-30 levels (CRD schemas reach ~60). A 300-level structure is valid and
-# rendered; past 500, consumers that recurse (emitters, comparisons) could exhaust the stack.
-MAX_DEPTH = 500
+# Real manifests nest 10-30 levels (CRD schemas reach ~60). What reads the data afterwards
+# recurses: PyYAML's representer (render --all, the KRM function's new items) takes 4 Python
+# frames a level and stops at ~245 levels under the default recursion limit of 1,000. Deeper
+# input is refused here, cleanly, before anything else sees it.
+MAX_DEPTH = 200
 # Integers longer than this stay the text written: Python refuses to print ints of more than
 # 4,300 digits, and Kubernetes has no integer wider than 64 bits anyway.
 _MAX_INT_BITS = 1024
@@ -61,13 +63,21 @@ class YamlError(ValueError):
     callers add the file (documents), the item (krm) or the object and field (transform rules)."""
 
     def __init__(
-        self, message: str, *, document: int = 0, line: int = 0, column: int = 0, item: Any = None
+        self,
+        message: str,
+        *,
+        document: int = 0,
+        line: int = 0,
+        column: int = 0,
+        path: tuple[Any, ...] = (),
+        item: Any = None,
     ) -> None:
         self.message = message
         self.document = document
         self.line = line  # 1-based, 0 when unknown
         self.column = column
-        self.item = item  # the depth-2 object being read when it happened (krm names it), if any
+        self.path = path  # keys/indexes of the depth-1 and depth-2 nodes it happened in
+        self.item = item  # what was read of that depth-2 node so far (krm names the item), if any
         where = [f"document {document}"] if document > 1 else []
         if line:
             where.append(f"line {line}, column {column}")
@@ -190,6 +200,11 @@ def _plain(text: str) -> Any:
     return text
 
 
+def reads_as_string(text: str) -> bool:
+    """Whether `text` written as a plain scalar reads back as that string (YAML 1.2 core)."""
+    return isinstance(_plain(text), str)
+
+
 def _tagged(tag: str, text: str) -> Any:
     """A scalar with an explicit tag. Only the core tags change the value; a timestamp stays the
     text written, `!!binary` its base64 text, and any other tag is ignored, as kubectl does."""
@@ -289,6 +304,7 @@ class _Builder:
             document=self.index,
             line=mark.line + 1 if mark is not None else 0,
             column=mark.column + 1 if mark is not None else 0,
+            path=tuple(f.slot for f in self.stack[1:3]),
             item=self._partial_item(),
         )
 
