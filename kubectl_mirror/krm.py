@@ -242,7 +242,10 @@ def run_bytes(data: bytes) -> tuple[bytes, int]:
     if unreadable:
         out_items, results = list(items), [*results, *unreadable]
     entries = [result_entry(r) for r in results] if results else None
-    text = resourcelist.write(source, out_items, entries)
+    try:
+        text = resourcelist.write(source, out_items, entries)
+    except YamlError as err:
+        return _emit_error(InputError(f"cannot write the ResourceList back: {err}", Ref(file="<stdin>"))), 1
     return text.encode(), 1 if any(r.severity == "error" for r in results) else 0
 
 

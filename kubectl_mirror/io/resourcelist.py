@@ -17,6 +17,7 @@ Must not: know what the function does to items (krm.process decides), print, or 
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -101,7 +102,22 @@ def write(source: ResourceListText, items: Sequence[Any], results: list[dict[str
     copied = _copy_out(source, items, results)
     if copied is not None and _reads_back(copied, source, items, results):
         return copied
+    given = {id(item) for item in items}
+    for index in sorted(source.unreadable):
+        if id(source.items[index]) in given:
+            raise _not_copyable(source, index)
     return _dump_all(source, items, results)
+
+
+def _not_copyable(source: ResourceListText, index: int) -> YamlError:
+    """An unreadable item must be copied as written: dumping it would write what could be read."""
+    problem = source.unreadable[index]
+    return YamlError(
+        f"items[{index}] cannot be passed through: {problem.message}, and its text cannot be copied "
+        "out on its own (it uses an anchor defined outside it)",
+        line=problem.line,
+        column=problem.column,
+    )
 
 
 def _copy_out(
@@ -140,6 +156,8 @@ def _items_text(source: ResourceListText, items: Sequence[Any], index_of: dict[i
     for item in items:
         index = index_of.get(id(item))
         copied = _item_text(source, index) if index is not None else None
+        if copied is None and index in source.unreadable:
+            raise _not_copyable(source, index)
         entries.append(copied if copied is not None else _entry(to_yaml(item)))
     return "".join(entries)
 
@@ -192,8 +210,11 @@ def _trimmed(text: str) -> str:
 
 
 def _self_contained(doc: Document, span: Span, *, start: int | None = None) -> bool:
+    """No alias in the span refers to an anchor outside it (aliases are in text order)."""
     begin = span.start if start is None else start
-    return all(begin <= anchor < span.end for at, anchor in doc.aliases if begin <= at < span.end)
+    first = bisect.bisect_left(doc.aliases, (begin, -1))
+    last = bisect.bisect_left(doc.aliases, (span.end, -1))
+    return all(begin <= anchor < span.end for _, anchor in doc.aliases[first:last])
 
 
 def _dump_all(source: ResourceListText, items: Sequence[Any], results: list[dict[str, Any]] | None) -> str:
