@@ -150,7 +150,7 @@ def _write_dir(root: Path, mirrors: tuple, *, check: bool) -> None:  # type: ign
 
     planned = outdir.plan(root, mirrors)
     if check:
-        stale = planned.changed()
+        stale = outdir.changed(root, planned)
         for rel in stale:
             print(f"out of date: {root / rel}", file=sys.stderr)
         if stale:

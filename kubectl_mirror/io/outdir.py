@@ -25,8 +25,8 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,16 +64,11 @@ class Plan:
     # relative path -> the mirror, serialized only when compared or written, so 200,000 mirrors
     # never sit in memory as text at once (the kustomization is text already).
     writes: dict[str, Obj | str]
-    stale: tuple[str, ...]  # of `writes`: missing on disk or different, sorted
     removals: tuple[str, ...]  # files we wrote earlier, still ours, no longer produced
 
     def text(self, rel: str) -> str:
         value = self.writes[rel]
         return value if isinstance(value, str) else _serialize(value)
-
-    def changed(self) -> list[str]:
-        """Relative paths whose content on disk differs from the plan (for --check)."""
-        return [*self.stale, *self.removals]
 
 
 def _serialize(obj: Obj) -> str:
@@ -192,6 +187,8 @@ def _is_ours(data: bytes | None, rel: str) -> bool:
 
 
 def plan(root: Path, mirrors: Sequence[Obj]) -> Plan:
+    """Checked paths for every mirror, the kustomization, and which files of ours to remove.
+    Reads only the previous kustomization.yaml and the files it lists; writes nothing."""
     writes: dict[str, Obj | str] = {}
     for obj in mirrors:
         rel = file_name(obj)
@@ -202,19 +199,27 @@ def plan(root: Path, mirrors: Sequence[Obj]) -> Plan:
             )
         writes[rel] = obj
     writes[KUSTOMIZATION] = kustomization_text(sorted(writes))
+    with _root(root) as root_fd:
+        if root_fd is None:
+            return Plan(writes, ())
+        removals = _removals(root, root_fd, _previous(root, root_fd), writes)
+    return Plan(writes, removals)
+
+
+@contextmanager
+def _root(root: Path) -> Iterator[int | None]:
+    """The output directory's descriptor, or None when it does not exist yet."""
     try:
         st = os.stat(root)
     except FileNotFoundError:
-        return Plan(writes, tuple(sorted(writes)), ())
+        yield None
+        return
     except OSError as err:
         raise _os_error(err, root, "") from None
     if not stat.S_ISDIR(st.st_mode):
         raise InputError("is not a directory", Ref(file=shown(str(root), 300)), "--output-dir")
     with _opened(root, None, root, "") as root_fd:
-        previous = _previous(root, root_fd)
-        stale = _stale(root, root_fd, writes)
-        removals = _removals(root, root_fd, previous, writes)
-    return Plan(writes, stale, removals)
+        yield root_fd
 
 
 def _previous(root: Path, root_fd: int) -> list[str]:
@@ -235,64 +240,23 @@ def _previous(root: Path, root_fd: int) -> list[str]:
     return [r for r in resources if isinstance(r, str)] if isinstance(resources, list) else []
 
 
-def _by_namespace(rels: Sequence[str]) -> dict[str, list[str]]:
-    groups: dict[str, list[str]] = {}
-    for rel in rels:
-        namespace, _, file = rel.partition("/")
-        groups.setdefault(namespace, []).append(file)
-    return groups
-
-
-def _stale(root: Path, root_fd: int, writes: dict[str, Obj | str]) -> tuple[str, ...]:
-    """Planned files missing or different on disk; one that exists must be ours to be replaced."""
-    stale: list[str] = []
-    mirrors = sorted(rel for rel in writes if rel != KUSTOMIZATION)
-    for namespace, files in _by_namespace(mirrors).items():
-        st = _lstat(namespace, root_fd)
-        _refuse_odd(st, root, namespace, want_dir=True)
-        if st is None:
-            stale.extend(f"{namespace}/{file}" for file in files)
-            continue
-        with _opened(namespace, root_fd, root, namespace) as dir_fd:
-            stale.extend(r for r in (f"{namespace}/{f}" for f in files) if _differs(root, dir_fd, r, writes))
-    if _differs(root, root_fd, KUSTOMIZATION, writes):
-        stale.append(KUSTOMIZATION)
-    return tuple(sorted(stale))
-
-
-def _differs(root: Path, dir_fd: int, rel: str, writes: dict[str, Obj | str]) -> bool:
-    name = rel.rpartition("/")[2]
-    st = _lstat(name, dir_fd)
-    _refuse_odd(st, root, rel, want_dir=False)
-    if st is None:
-        return True
-    wanted = writes[rel]
-    data = _read(name, dir_fd)
-    if data is not None:
-        text = wanted if isinstance(wanted, str) else _serialize(wanted)
-        if data == text.encode():
-            return False  # exactly what we would write: ours, nothing to prove
-    if rel != KUSTOMIZATION and not _is_ours(data, rel):
-        raise InputError(
-            "exists and is not a kubectl-mirror mirror; refusing to overwrite it", _where(root, rel)
-        )
-    return True
-
-
 def _removals(root: Path, root_fd: int, previous: list[str], writes: dict[str, Obj | str]) -> tuple[str, ...]:
-    out: set[str] = set()
-    for rel in previous:
-        if rel in writes or rel in out or not _generated_shape(rel):
-            continue
-        namespace, _, name = rel.partition("/")
+    candidates = sorted({rel for rel in previous if rel not in writes and _generated_shape(rel)})
+    out: list[str] = []
+    for namespace, names in _by_namespace(candidates).items():
         st = _lstat(namespace, root_fd)
         if st is None or not stat.S_ISDIR(st.st_mode):  # a symlink is not a directory here
             continue
         with _opened(namespace, root_fd, root, namespace) as dir_fd:
-            st = _lstat(name, dir_fd)
-            if st is not None and stat.S_ISREG(st.st_mode) and _is_ours(_read(name, dir_fd), rel):
-                out.add(rel)
+            out.extend(
+                f"{namespace}/{name}" for name in names if _removable(dir_fd, name, f"{namespace}/{name}")
+            )
     return tuple(sorted(out))
+
+
+def _removable(dir_fd: int, name: str, rel: str) -> bool:
+    st = _lstat(name, dir_fd)
+    return st is not None and stat.S_ISREG(st.st_mode) and _is_ours(_read(name, dir_fd), rel)
 
 
 def _generated_shape(rel: str) -> bool:
@@ -301,6 +265,73 @@ def _generated_shape(rel: str) -> bool:
         return False
     namespace, _, name = rel.partition("/")
     return is_namespace(namespace) and _GENERATED_FILE.fullmatch(name) is not None
+
+
+# --- comparing ----------------------------------------------------------------------------------
+
+# One file that differs from the plan: relative path, its directory's descriptor (None: the
+# directory does not exist yet), the bytes to write, what is there now.
+Stale = tuple[str, int | None, bytes, os.stat_result | None]
+
+
+def _walk(
+    root: Path, root_fd: int, planned: Plan, *, make_dir: Callable[[str], None] | None
+) -> Generator[Stale, None, None]:
+    """Every planned file missing or different on disk, each serialized once, the kustomization
+    last. An existing file that differs must be our mirror at exactly its path. `make_dir`
+    creates a missing namespace directory (apply); without it, its files are simply stale."""
+    mirrors = sorted(rel for rel in planned.writes if rel != KUSTOMIZATION)
+    for namespace, files in _by_namespace(mirrors).items():
+        st = _lstat(namespace, root_fd)
+        _refuse_odd(st, root, namespace, want_dir=True)
+        if st is None:
+            if make_dir is None:
+                yield from ((f"{namespace}/{file}", None, b"", None) for file in files)
+                continue
+            make_dir(namespace)
+        with _opened(namespace, root_fd, root, namespace) as dir_fd:
+            for file in files:
+                found = _differs(root, dir_fd, f"{namespace}/{file}", planned)
+                if found is not None:
+                    yield found
+    found = _differs(root, root_fd, KUSTOMIZATION, planned)
+    if found is not None:
+        yield found
+
+
+def _by_namespace(rels: Sequence[str]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for rel in rels:
+        namespace, _, file = rel.partition("/")
+        groups.setdefault(namespace, []).append(file)
+    return groups
+
+
+def _differs(root: Path, dir_fd: int, rel: str, planned: Plan) -> Stale | None:
+    name = rel.rpartition("/")[2]
+    st = _lstat(name, dir_fd)
+    _refuse_odd(st, root, rel, want_dir=False)
+    data = planned.text(rel).encode()
+    if st is None:
+        return rel, dir_fd, data, None
+    found = _read(name, dir_fd)
+    if found == data:
+        return None  # exactly what we would write: ours, nothing to prove
+    if rel != KUSTOMIZATION and not _is_ours(found, rel):
+        raise InputError(
+            "exists and is not a kubectl-mirror mirror; refusing to overwrite it", _where(root, rel)
+        )
+    return rel, dir_fd, data, st
+
+
+def changed(root: Path, planned: Plan) -> list[str]:
+    """--check: relative paths whose content on disk differs from the plan; writes nothing."""
+    with _root(root) as root_fd:
+        if root_fd is None:
+            return sorted(planned.writes)
+        with closing(_walk(root, root_fd, planned, make_dir=None)) as stale:
+            found = [rel for rel, *_ in stale]
+    return sorted(found) + list(planned.removals)
 
 
 # --- writing ------------------------------------------------------------------------------------
@@ -317,45 +348,40 @@ def apply(root: Path, planned: Plan) -> None:
     with _opened(root, None, root, "") as root_fd:
         staged = _Staged(root, root_fd)
         try:
-            for rel in sorted(planned.stale, key=lambda r: r == KUSTOMIZATION):
-                staged.write(rel, planned)
+            with closing(_walk(root, root_fd, planned, make_dir=staged.make_dir)) as stale:
+                for rel, dir_fd, data, st in stale:
+                    assert dir_fd is not None
+                    staged.add(rel, dir_fd, data, mode=stat.S_IMODE(st.st_mode) if st else None)
         except BaseException:
             staged.discard()
             if created_root:
-                _rmdir_if_empty(root)
+                with suppress(OSError):
+                    root.rmdir()
             raise
-        finally:
-            staged.close()
         staged.commit()
-        for rel in planned.removals:
-            _remove(root, root_fd, rel)
-
-
-def _rmdir_if_empty(path: Path) -> None:
-    with suppress(OSError):
-        path.rmdir()
+        _remove(root, root_fd, planned.removals)
 
 
 class _Staged:
-    """Temporary files written next to their targets, renamed over them by `commit`.
-
-    Files come grouped by directory, so one directory descriptor is kept open at a time."""
+    """Temporary files written next to their targets, renamed over them by `commit`."""
 
     def __init__(self, root: Path, root_fd: int) -> None:
         self.root = root
         self.root_fd = root_fd
         self.pending: list[tuple[str, str]] = []  # (relative target, temporary name beside it)
         self.new_dirs: list[str] = []
-        self._open: tuple[str, int] | None = None
+        self._open: tuple[str, int] | None = None  # one namespace directory kept open
 
-    def write(self, rel: str, planned: Plan) -> None:
-        namespace, _, name = rel.rpartition("/")
-        dir_fd = self._dir(namespace, create=True)
-        st = _lstat(name, dir_fd)
-        _refuse_odd(st, self.root, rel, want_dir=False)
-        data = planned.text(rel).encode()
+    def make_dir(self, namespace: str) -> None:
         try:
-            tmp = _write_new(dir_fd, data, mode=stat.S_IMODE(st.st_mode) if st else None)
+            os.mkdir(namespace, 0o777, dir_fd=self.root_fd)
+        except OSError as err:
+            raise _os_error(err, self.root, namespace) from None
+        self.new_dirs.append(namespace)
+
+    def add(self, rel: str, dir_fd: int, data: bytes, *, mode: int | None) -> None:
+        try:
+            tmp = _write_new(dir_fd, data, mode=mode)
         except OSError as err:
             raise _os_error(err, self.root, rel) from None
         self.pending.append((rel, tmp))
@@ -364,36 +390,29 @@ class _Staged:
         try:
             for rel, tmp in self.pending:
                 namespace, _, name = rel.rpartition("/")
-                dir_fd = self._dir(namespace, create=False)
+                dir_fd = self._dir(namespace)
                 try:
                     os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
                 except OSError as err:
                     raise _os_error(err, self.root, rel) from None
         finally:
-            self.close()
+            self._close()
 
     def discard(self) -> None:
         for rel, tmp in self.pending:
             with suppress(OSError, MirrorError):
-                os.unlink(tmp, dir_fd=self._dir(rel.rpartition("/")[0], create=False))
-        self.close()
+                os.unlink(tmp, dir_fd=self._dir(rel.rpartition("/")[0]))
+        self._close()
         for namespace in self.new_dirs:
             with suppress(OSError):
                 os.rmdir(namespace, dir_fd=self.root_fd)
 
-    def close(self) -> None:
-        if self._open is not None:
-            os.close(self._open[1])
-            self._open = None
-
-    def _dir(self, namespace: str, *, create: bool) -> int:
+    def _dir(self, namespace: str) -> int:
         if not namespace:
             return self.root_fd
         if self._open is not None and self._open[0] == namespace:
             return self._open[1]
-        self.close()
-        if create:
-            self._ensure_dir(namespace)
+        self._close()
         try:
             fd = os.open(namespace, _DIR_FLAGS, dir_fd=self.root_fd)
         except OSError as err:
@@ -401,14 +420,10 @@ class _Staged:
         self._open = (namespace, fd)
         return fd
 
-    def _ensure_dir(self, namespace: str) -> None:
-        try:
-            os.mkdir(namespace, 0o777, dir_fd=self.root_fd)
-            self.new_dirs.append(namespace)
-        except FileExistsError:
-            _refuse_odd(_lstat(namespace, self.root_fd), self.root, namespace, want_dir=True)
-        except OSError as err:
-            raise _os_error(err, self.root, namespace) from None
+    def _close(self) -> None:
+        if self._open is not None:
+            os.close(self._open[1])
+            self._open = None
 
 
 def _write_new(dir_fd: int, data: bytes, *, mode: int | None) -> str:
@@ -431,24 +446,26 @@ def _write_new(dir_fd: int, data: bytes, *, mode: int | None) -> str:
     return tmp
 
 
-def _remove(root: Path, root_fd: int, rel: str) -> None:
-    """Remove a stale mirror planned for removal, checked again, and its directory once empty."""
-    namespace, _, name = rel.partition("/")
-    st = _lstat(namespace, root_fd)
-    if st is None or not stat.S_ISDIR(st.st_mode):
-        return
-    with _opened(namespace, root_fd, root, namespace) as dir_fd:
-        st = _lstat(name, dir_fd)
-        if st is None or not stat.S_ISREG(st.st_mode):
-            return
-        try:
-            os.unlink(name, dir_fd=dir_fd)
-        except FileNotFoundError:
-            pass
-        except OSError as err:
-            raise _os_error(err, root, rel) from None
-        with os.scandir(dir_fd) as entries:
-            empty = next(entries, None) is None
-    if empty:
-        with suppress(OSError):  # someone put a file there meanwhile
-            os.rmdir(namespace, dir_fd=root_fd)
+def _remove(root: Path, root_fd: int, removals: Sequence[str]) -> None:
+    """Remove the stale mirrors planned for removal (each still a regular file), then each
+    namespace directory they leave empty."""
+    for namespace, names in _by_namespace(removals).items():
+        st = _lstat(namespace, root_fd)
+        if st is None or not stat.S_ISDIR(st.st_mode):
+            continue
+        with _opened(namespace, root_fd, root, namespace) as dir_fd:
+            for name in names:
+                st = _lstat(name, dir_fd)
+                if st is None or not stat.S_ISREG(st.st_mode):
+                    continue
+                try:
+                    os.unlink(name, dir_fd=dir_fd)
+                except FileNotFoundError:
+                    pass
+                except OSError as err:
+                    raise _os_error(err, root, f"{namespace}/{name}") from None
+            with os.scandir(dir_fd) as entries:
+                empty = next(entries, None) is None
+        if empty:
+            with suppress(OSError):  # someone put a file there meanwhile
+                os.rmdir(namespace, dir_fd=root_fd)
