@@ -7,7 +7,9 @@ to a source can set, so matching must not backtrack either: `*a*a*a*a*b` compile
 expression takes minutes against a long name. Here a pattern is a list of tokens (`*`, or one
 token per character: a literal, `?` or a class) matched by the greedy-star algorithm, which only
 ever returns to the most recent `*`: at most (len(name) + 1) x (tokens + 1) steps, and a pattern
-with more single-character tokens than the name has characters is refused before any.
+with more single-character tokens than the name has characters is refused before any. A pattern
+of plain characters and stars (`team-*`, the usual kind) is matched segment by segment with
+`str` methods instead: same answers, C speed.
 """
 
 from __future__ import annotations
@@ -46,14 +48,19 @@ Token = str | CharClass
 
 @dataclass(frozen=True)
 class Glob:
-    """A compiled pattern. `tokens` holds no two STARs in a row; `fixed` counts the others."""
+    """A compiled pattern. `tokens` holds no two STARs in a row; `fixed` counts the others.
+    `literals` is set when every other token is a plain character: the pattern is then literal
+    segments between stars, matched with str.startswith/endswith/find (the common `team-*`)."""
 
     pattern: str
     tokens: tuple[Token, ...]
     fixed: int
+    literals: tuple[str, ...] | None = None
 
     def match(self, name: str) -> bool:
-        return self.run(name)[0]
+        if self.literals is None:
+            return self.run(name)[0]
+        return _segments_match(self.literals, name) if len(name) >= self.fixed else False
 
     def run(self, name: str) -> tuple[bool, int]:
         """Whether the whole of `name` matches, and how many steps it took to decide."""
@@ -81,6 +88,26 @@ class Glob:
         while p < m and tokens[p] is STAR:
             p += 1
         return p == m, steps
+
+
+def _segments_match(segments: tuple[str, ...], name: str) -> bool:
+    """`segments` are the literal text between stars (one segment: no star at all). The first
+    must start the name and the last end it; each middle one is taken at its leftmost place,
+    which never loses a match, so no position is looked at twice."""
+    if len(segments) == 1:
+        return name == segments[0]
+    first, *middle, last = segments
+    if not name.startswith(first):
+        return False
+    pos, end = len(first), len(name) - len(last)
+    if end < pos or not name.endswith(last):
+        return False
+    for segment in middle:
+        found = name.find(segment, pos, end)
+        if found < 0:
+            return False
+        pos = found + len(segment)
+    return True
 
 
 def _one(token: Token, ch: str) -> bool:
@@ -116,7 +143,11 @@ def compile_glob(pattern: str) -> Glob:
             tokens.append(ch)
         i += 1
     fixed = sum(1 for t in tokens if t is not STAR)
-    return Glob(pattern, tuple(tokens), fixed)
+    literals: tuple[str, ...] | None = None
+    chars = [t for t in tokens if isinstance(t, str) and t is not ANY]
+    if len(chars) == len(tokens) and "\0" not in pattern:
+        literals = tuple("".join(t if t is not STAR else "\0" for t in chars).split("\0"))
+    return Glob(pattern, tuple(tokens), fixed, literals)
 
 
 def _char_class(pattern: str, start: int) -> tuple[CharClass, int]:

@@ -154,6 +154,7 @@ class _Parser:
     text: str
     pos: int = 0
     depth: int = 0
+    names: set[str] = field(default_factory=set)
 
     def fail(self, message: str, at: int | None = None) -> RegexError:
         return RegexError(f"{message} at position {self.pos if at is None else at}")
@@ -269,6 +270,9 @@ class _Parser:
                 name = self.text[self.pos + (3 if rest.startswith("?P<") else 2) : close]
                 if close < 0 or not name.isidentifier():
                     raise self.fail("bad group name", start)
+                if name in self.names:
+                    raise self.fail(f"redefinition of group name {name!r}", start)
+                self.names.add(name)
                 self.pos = close + 1
             else:
                 raise self.fail("inline flags and other (?...) groups are not supported", start)

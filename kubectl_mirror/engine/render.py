@@ -232,7 +232,8 @@ def mirror_for(
     )
     try:
         check_mirrorable(mirror, source.ref, options)
-        check_metadata_maps(mirror, source.ref)
+        if any(rule.path.startswith("metadata") for rule in source.spec.transforms):
+            check_metadata_maps(mirror, source.ref)
     except MirrorError as err:
         raise TransformError(f"after the transform rules: {err.message}", source.ref, err.field_path) from err
     return mirror, results
