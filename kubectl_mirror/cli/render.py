@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kubectl_mirror.cli.output import print_results
 from kubectl_mirror.errors import InputError, Ref
+
+if TYPE_CHECKING:
+    from kubectl_mirror.engine.model import Obj
 
 
 def register(app: typer.Typer) -> None:
@@ -145,7 +149,8 @@ def _passthrough(items: list, outcome: object) -> list:  # type: ignore[type-arg
     return out
 
 
-def _write_dir(root: Path, mirrors: tuple, *, check: bool) -> None:  # type: ignore[type-arg]
+def _write_dir(root: Path, mirrors: Sequence[Obj], *, check: bool) -> None:
+    """Every name is checked before it becomes a path; nothing is written on any error."""
     from kubectl_mirror.io import outdir
 
     planned = outdir.plan(root, mirrors)

@@ -13,10 +13,13 @@ trusted:
   labels) whose own namespace, kind and name give exactly its path; removals are further limited
   to paths the previous kustomization.yaml (ours: it starts with our header) listed.
 
-Everything is planned first, and `apply` writes every file to a temporary name before renaming any
-of them, so an error (bad input, a mirror that cannot be serialized, a full disk while writing)
-leaves the directory as it was. New files get the process umask (0o666 & ~umask); a replaced file
-keeps its mode.
+`plan` checks every name and reads only the previous kustomization and the files it lists;
+`apply` compares each planned file with the disk (serializing it once) and writes every one that
+differs to a temporary name before renaming any of them, so an error (a refused file, a mirror
+that cannot be serialized, a full disk while writing) leaves the directory as it was; `changed`
+is the same walk for --check, writing nothing. A file is never opened for writing in place (no
+writing through a hard link either). New files get the process umask (0o666 & ~umask); a
+replaced file keeps its mode.
 """
 
 from __future__ import annotations
