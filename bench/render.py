@@ -18,6 +18,25 @@ to that step alone. Steps:
    ResourceList of the same example, and bare `python -c "import ruamel.yaml, jinja2"`
    (target <= 1.5x each).
 6. `-X importtime` on both front doors: neither may import `kubernetes`.
+7. Reading YAML (`--reading` runs only this): a generated package of 2,000 ConfigMaps with
+   config-file data (~10 MB, one file each, 10 of them sources, 3 target namespaces). Times
+   PyYAML's C loader reading every file in one process (the floor), `render` and `render --all`
+   on the package (ratio to the floor, target <= 3x), the KRM function on the ResourceList
+   `kpt fn source` would make of it, and `kubectl kustomize` on the package (a kustomization.yaml
+   listing the files; target: the function no slower). Each is the median of --reading-runs runs.
+
+Figures for step 7 at b9bb4ff..HEAD (2 CPUs shared with other work, load average ~2; median of
+5 runs; the C loader floor itself moved between 0.24 and 0.36 s from run to run):
+    package: 2,001 files, 10.5 MB (2,000 ConfigMaps, 10 sources -> 30 mirrors)
+    C loader (yaml.load_all, CSafeLoader) over every file, in-process:   0.35 s
+    render:                        0.67 s = 1.9x the C loader           (target <= 3x: met)
+    render --all:                  1.03 s = 3.0x the C loader           (target <= 3x: at the edge;
+                                   4.1x in a run where the floor was 0.24 s: emit.py's
+                                   representers take 0.53 s for the 10 MB, CSafeDumper alone 0.26 s)
+    kubectl-mirror-fn on the ResourceList (11.5 MB):   0.93 s, peak RSS 102 MB
+    kubectl kustomize on the package:                  4.17 s; function / kustomize = 0.22x (met)
+  Before this work (ruamel: pure safe loader for render, round-trip for the function), on a
+  10.5 MB single-file version of the same package: render 6.2 s, function 27.3 s, kustomize 12.2 s.
 """
 
 from __future__ import annotations
@@ -440,6 +459,142 @@ def step_importtime(example: Path, rl: Path, report: Report) -> None:
         )
 
 
+# --- reading YAML (step 7) ----------------------------------------------------------------------
+
+READ_CONFIGMAPS = 2000
+READ_SOURCES = 10  # one ConfigMap in 200 is a source
+READ_TARGETS = ("team-a", "team-b", "team-c")
+
+
+def make_configmap(index: int, rng: random.Random) -> dict[str, Any]:
+    """A ConfigMap as applications ship them: five config files of 0.6-1.2 KB, common labels."""
+    meta: dict[str, Any] = {
+        "name": f"app-{index:05d}-config",
+        "namespace": SOURCE_NAMESPACE,
+        "labels": {
+            "app.kubernetes.io/name": f"app-{index:05d}",
+            "app.kubernetes.io/part-of": f"service-{index % 23}",
+        },
+        "annotations": {"team.example.com/contact": f"owner-{index % 17}@example.com"},
+    }
+    if index % (READ_CONFIGMAPS // READ_SOURCES) == 0:
+        meta["labels"]["kubectl-mirror.io/source"] = "true"
+        meta["annotations"]["kubectl-mirror.io/targets"] = "team-*"
+    data = {
+        f"{name}.conf": _text_value(rng, rng.randint(600, 1200))
+        for name in ("app", "db", "cache", "log", "auth")
+    }
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
+
+
+@dataclass(frozen=True)
+class Package:
+    root: Path  # the files and their kustomization.yaml
+    resource_list: Path  # what `kpt fn source` makes of them
+    files: int
+    size: int  # bytes of YAML in the package
+
+
+def generate_package(root: Path) -> Package:
+    """One object per file, as kpt packages are laid out, plus the ResourceList kpt would send.
+    The files are in package/objects/ (what render reads); package/kustomization.yaml lists them."""
+    rng = random.Random(20240602)
+    pkg = root / "package"
+    (pkg / "objects").mkdir(parents=True)
+    objs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}} for n in READ_TARGETS]
+    objs.insert(0, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SOURCE_NAMESPACE}})
+    files: list[str] = ["objects/namespaces.yaml"]
+    (pkg / files[0]).write_text(dump_stream(objs))
+    items = [_at(obj, files[0], i) for i, obj in enumerate(objs)]
+    for i in range(READ_CONFIGMAPS):
+        obj = make_configmap(i, rng)
+        name = f"objects/{obj['metadata']['name']}.yaml"
+        (pkg / name).write_text(dump_stream([obj]))
+        files.append(name)
+        items.append(_at(obj, name, 0))
+    (pkg / "kustomization.yaml").write_text(_kustomization(files))
+    rl = root / "package-resource-list.yaml"
+    doc = {"apiVersion": "config.kubernetes.io/v1", "kind": "ResourceList", "items": items}
+    rl.write_text(yaml.dump(doc, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False))
+    size = sum((pkg / f).stat().st_size for f in files)
+    return Package(pkg, rl, len(files), size)
+
+
+def _at(obj: dict[str, Any], path: str, index: int) -> dict[str, Any]:
+    """`obj` with the annotations kpt puts on every item it reads from a file."""
+    annotations = {
+        **obj["metadata"].get("annotations", {}),
+        "config.kubernetes.io/index": str(index),
+        "config.kubernetes.io/path": path,
+        "internal.config.kubernetes.io/index": str(index),
+        "internal.config.kubernetes.io/path": path,
+    }
+    return {**obj, "metadata": {**obj["metadata"], "annotations": annotations}}
+
+
+def c_loader_seconds(pkg: Path, runs: int) -> float:
+    """Median time for PyYAML's C loader to read every file of the package, in one process."""
+    code = (
+        "import sys, time, pathlib, yaml\n"
+        "texts = [f.read_text() for f in sorted(pathlib.Path(sys.argv[1]).glob('*.yaml'))]\n"
+        "times = []\n"
+        "for _ in range(int(sys.argv[2])):\n"
+        "    start = time.perf_counter()\n"
+        "    for t in texts:\n"
+        "        list(yaml.load_all(t, Loader=yaml.CSafeLoader))\n"
+        "    times.append(time.perf_counter() - start)\n"
+        "print(sorted(times)[len(times) // 2])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(pkg), str(runs)], capture_output=True, text=True, check=True
+    )
+    return float(proc.stdout)
+
+
+def step_reading(root: Path, runs: int, report: Report) -> None:
+    print(f"[7] reading YAML: {READ_CONFIGMAPS:,} ConfigMaps, median of {runs} runs", flush=True)
+    if not getattr(yaml, "__with_libyaml__", False):
+        report.note("PyYAML has no libyaml here: the C loader floor cannot be measured, step 7 skipped")
+        return
+    pkg = generate_package(root / "reading")
+    report.add(f"package: {pkg.files:,} files, {pkg.size / MB:.1f} MB")
+    floor = c_loader_seconds(pkg.root / "objects", runs)
+    report.add(f"C loader (yaml.load_all, CSafeLoader) over every file, in-process: {floor:.2f} s")
+    for label, extra in (("render", ()), ("render --all", ("--all",))):
+        run = median_wall([BIN / "kubectl-mirror", "render", pkg.root / "objects", *extra], runs=runs)
+        if not run.ok:
+            report.add(f"{label} FAILED ({run.why()})")
+            continue
+        ratio = run.wall / floor
+        report.add(
+            f"{label} on the package: {run.wall:.2f} s = {ratio:.1f}x the C loader, "
+            f"peak RSS {run.peak_rss / MB:,.0f} MB",
+            f"target <= 3x: {'met' if ratio <= 3 else 'NOT met'}",
+        )
+    fn = median_wall([BIN / "kubectl-mirror-fn"], runs=runs, stdin=pkg.resource_list)
+    rl_size = pkg.resource_list.stat().st_size / MB
+    if not fn.ok:
+        report.add(f"kubectl-mirror-fn FAILED ({fn.why()})")
+        return
+    report.add(
+        f"kubectl-mirror-fn on the ResourceList ({rl_size:.1f} MB): {fn.wall:.2f} s, "
+        f"peak RSS {fn.peak_rss / MB:,.0f} MB"
+    )
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        report.note("kubectl not on PATH: kustomize comparison of step 7 skipped")
+        return
+    kustomize = median_wall([kubectl, "kustomize", pkg.root], runs=runs)
+    if not kustomize.ok:
+        report.add(f"kubectl kustomize on the package FAILED ({kustomize.why()})")
+        return
+    ratio = fn.wall / kustomize.wall
+    report.add(
+        f"kubectl kustomize on the package: {kustomize.wall:.2f} s; function / kustomize = {ratio:.2f}x",
+        f"target <= 1x: {'met' if ratio <= 1 else 'NOT met'}",
+    )
+
+
 # --- the in-process phase timer (run as a child by step_floor) ---------------------------------
 
 
@@ -501,6 +656,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--kustomize-timeout", type=float, default=300.0, metavar="SECONDS")
     parser.add_argument("--startup-runs", type=int, default=10)
     parser.add_argument("--keep", action="store_true", help="keep the generated inputs")
+    parser.add_argument("--reading", action="store_true", help="only step 7 (reading YAML)")
+    parser.add_argument("--reading-runs", type=int, default=3)
     # Internal: the floor/phase child process of step 3.
     parser.add_argument("--phases", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help=argparse.SUPPRESS)
@@ -536,6 +693,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         phases_main(args.phases, args.json, args.max_targets)
         return
     root = Path(tempfile.mkdtemp(prefix="kubectl-mirror-bench-"))
+    if args.reading:
+        try:
+            print(f"python {platform.python_version()}, PyYAML {yaml.__version__}, {os.cpu_count()} CPUs")
+            print(f"load average at start: {os.getloadavg()[0]:.2f}\n", flush=True)
+            report = Report()
+            step_reading(root, args.reading_runs, report)
+            print_table(report)
+        finally:
+            _cleanup(root, keep=args.keep)
+        return
     try:
         transforms = transforms_available()
         inputs = generate(root, sources=args.sources, namespaces=args.namespaces, transforms=transforms)
@@ -553,12 +720,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             step_kustomize(inputs, render, args.kustomize_timeout, report)
         example, rl = step_startup(root, args.startup_runs, report)
         step_importtime(example, rl, report)
+        step_reading(root, args.reading_runs, report)
         print_table(report)
     finally:
-        if args.keep:
-            print(f"inputs kept in {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
+        _cleanup(root, keep=args.keep)
+
+
+def _cleanup(root: Path, *, keep: bool) -> None:
+    if keep:
+        print(f"inputs kept in {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def print_table(report: Report) -> None:
