@@ -194,8 +194,17 @@ def _read_pull(obj: Obj, ref: Ref) -> Pull | None:
     return None
 
 
-def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
-    """Sort inputs into namespaces, sources, pull requests and policies; errors become results."""
+def classify(items: Sequence[Item], options: EngineOptions, *, deadline: Deadline | None = None) -> Inventory:
+    """Sort inputs into namespaces, sources, pull requests and policies; errors become results.
+
+    Reading markers compiles transform templates, which costs time too: once `deadline` (the
+    run's) has passed, the remaining policies and objects are not read, and one error says so."""
+    clock = options.host.clock
+    skipped: list[Ref] = []
+
+    def late() -> bool:
+        return deadline is not None and clock() > deadline.at
+
     results: list[Result] = []
     universe: dict[str, NamespaceInfo] = {}
     for name in options.extra_namespaces:
@@ -219,6 +228,9 @@ def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
             if info is not None:
                 universe[info.name] = info
         elif is_policy(obj):
+            if late():
+                skipped.append(ref)
+                continue
             try:
                 policies.append(read_policy(obj, ref, options))
             except MirrorError as err:
@@ -246,6 +258,9 @@ def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
         objects[_key(obj)] = obj
         if _is_local_config(obj):
             continue
+        if late():
+            skipped.append(ref)
+            continue
         try:
             marked = _read_markers(obj, ref, options)
             pull = _read_pull(obj, ref) if marked is None else None
@@ -262,6 +277,11 @@ def classify(items: Sequence[Item], options: EngineOptions) -> Inventory:
             continue
         sources.append(source)
     sources.sort(key=lambda s: sort_key(s.obj))
+    if skipped and deadline is not None:
+        message = (
+            f"{deadline.reason} while reading the inputs: {len(skipped)} object(s) from here on were not read"
+        )
+        results.append(Result("error", message, skipped[0]))
     return Inventory(tuple(sources), tuple(pulls), universe, objects, tuple(results), cluster_kinds)
 
 
@@ -422,8 +442,14 @@ def _pulled(pull: Pull, inventory: Inventory, options: EngineOptions) -> tuple[O
 
 
 def render_all(items: Sequence[Item], options: EngineOptions) -> Outcome:
-    inventory = classify(items, options)
-    outcomes = _render_sources(inventory, options)
+    """Every mirror of every source in `items`. The run's time budget covers reading the
+    markers (which compiles templates) and rendering the sources."""
+    clock = options.host.clock
+    run_ms = options.limits.run_time_budget_ms
+    start = clock()
+    reason = f"stopped: the run used up its time budget of {run_ms} ms"
+    inventory = classify(items, options, deadline=Deadline(start + run_ms / 1000, reason))
+    outcomes = _render_sources(inventory, options, left=run_ms / 1000 - (clock() - start))
     results = list(inventory.results)
     shadowed = {} if options.live else inventory.objects
     produced: dict[ObjectKey, str] = {}
@@ -444,12 +470,11 @@ def render_all(items: Sequence[Item], options: EngineOptions) -> Outcome:
     return Outcome(tuple(mirrors), tuple(outcomes), tuple(results), frozenset(filled))
 
 
-def _render_sources(inventory: Inventory, options: EngineOptions) -> list[SourceOutcome]:
-    """Every source in order, each against its own deadline and what is left of the run's
+def _render_sources(inventory: Inventory, options: EngineOptions, *, left: float) -> list[SourceOutcome]:
+    """Every source in order, each against its own deadline and the `left` seconds of the run's
     budget; once that is spent, the remaining sources fail at once, each with its own error."""
     clock = options.host.clock
     limits = options.limits
-    left = limits.run_time_budget_ms / 1000
     spent = f"not rendered: the run used up its time budget of {limits.run_time_budget_ms} ms"
     outcomes: list[SourceOutcome] = []
     for source in inventory.sources:

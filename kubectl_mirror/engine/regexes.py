@@ -27,11 +27,14 @@ from functools import lru_cache
 MAX_PATTERN = 1000
 MAX_REPEAT = 1000
 MAX_STATES = 2000
-# Step results kept per compiled pattern (a lazily built DFA): names that share prefixes, or a
-# pattern such as `.{0,60}`, then cost one set lookup per character. Small sets only, so the
-# memory a pattern can hold stays small.
-MAX_CACHED_STEPS = 256
-MAX_CACHED_SET = 32
+# The longest name any pattern is matched against (a Kubernetes object name; namespace names stop
+# at 63). Repeats that could only match longer text are cut to this, so `.{0,999}` costs what
+# `.{0,253}` does; a longer name never matches.
+MAX_SUBJECT = 253
+# Step results kept per compiled pattern (a lazily built DFA, keyed by the class of the next
+# character among the pattern's character sets): after the first few names, a name costs one
+# lookup per character. At most this many state numbers are kept per pattern.
+MAX_CACHED_STATES = 50_000
 
 
 class RegexError(ValueError):
@@ -374,6 +377,39 @@ class _Parser:
 
 # --- the NFA -------------------------------------------------------------------------------------
 
+_NEVER = _Char(_charset([]))
+
+
+def _min_width(node: _Node) -> int:
+    if isinstance(node, _Char):
+        return 1
+    if isinstance(node, _Assert):
+        return 0
+    if isinstance(node, _Cat):
+        return sum(_min_width(n) for n in node.items)
+    if isinstance(node, _Alt):
+        return min(_min_width(n) for n in node.items)
+    return node.low * _min_width(node.item)
+
+
+def _clamp(node: _Node) -> _Node:
+    """`node`, with every repeat cut to what a MAX_SUBJECT-character name can hold: the same
+    answers for every name that long or shorter."""
+    if isinstance(node, _Cat):
+        return _Cat(tuple(_clamp(n) for n in node.items))
+    if isinstance(node, _Alt):
+        return _Alt(tuple(_clamp(n) for n in node.items))
+    if not isinstance(node, _Rep):
+        return node
+    item = _clamp(node.item)
+    width = _min_width(item)
+    if width == 0 or node.high is None:
+        return _Rep(item, node.low, node.high)
+    most = MAX_SUBJECT // width
+    if node.low > most:
+        return _NEVER
+    return _Rep(item, node.low, min(node.high, most))
+
 
 def _size(node: _Node) -> int:
     """States the node compiles to (repeats expanded), computed without building them."""
@@ -465,7 +501,11 @@ class _Builder:
 
 @dataclass(frozen=True)
 class Regex:
-    """A compiled pattern: `fullmatch(name)` answers in at most len(name) x states steps."""
+    """A compiled pattern: `fullmatch(name)` answers in at most len(name) x states steps.
+
+    The three dicts are caches, filled only with answers the NFA gives anyway (so sharing a
+    compiled pattern changes no result): the class of a character (which of the pattern's
+    distinct character sets accept it), and the step from a state set on a character class."""
 
     pattern: str
     kinds: tuple[int, ...]
@@ -473,25 +513,30 @@ class Regex:
     asserts: tuple[str, ...]
     outs: tuple[tuple[int, ...], ...]
     start: int
-    # (state set, next character, position flags) -> next state set: a lazily built DFA. Only
-    # ever grows with answers the NFA gives anyway, so sharing it changes no result.
-    cache: dict[tuple[frozenset[int], str, int], frozenset[int]] = field(
+    distinct: tuple[CharSet, ...] = ()
+    classes: dict[str, int] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    signatures: dict[tuple[bool, ...], int] = field(
         default_factory=dict, compare=False, hash=False, repr=False
     )
+    steps: dict[tuple[frozenset[int], int, int], frozenset[int]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
+    cached_states: list[int] = field(default_factory=lambda: [0], compare=False, hash=False, repr=False)
 
     def fullmatch(self, name: str) -> bool:
         return self.run(name)[0]
 
     def run(self, name: str) -> tuple[bool, int]:
         """Whether all of `name` matches, and the NFA states visited to decide (uncached work)."""
+        if len(name) > MAX_SUBJECT:
+            return False, 0
         steps = [0]
         current = self._closure((self.start,), name, 0, steps)
         for i, ch in enumerate(name):
             if not current:
                 return False, steps[0]
-            flags = _flags(name, i + 1)
-            key = (current, ch, flags)
-            cached = self.cache.get(key)
+            key = (current, self._class(ch), _flags(name, i + 1))
+            cached = self.steps.get(key)
             if cached is None:
                 moved = [
                     out
@@ -500,10 +545,20 @@ class Regex:
                     for out in self.outs[s]
                 ]
                 cached = self._closure(moved, name, i + 1, steps)
-                if len(self.cache) < MAX_CACHED_STEPS and len(cached) <= MAX_CACHED_SET:
-                    self.cache[key] = cached
+                if self.cached_states[0] + len(cached) <= MAX_CACHED_STATES:
+                    self.cached_states[0] += len(cached) + 1
+                    self.steps[key] = cached
             current = cached
         return any(self.kinds[s] == MATCH for s in current), steps[0]
+
+    def _class(self, ch: str) -> int:
+        found = self.classes.get(ch)
+        if found is None:
+            signature = tuple(chars.matches(ch) for chars in self.distinct)
+            found = self.signatures.setdefault(signature, len(self.signatures))
+            if len(self.classes) < MAX_CACHED_STATES:
+                self.classes[ch] = found
+        return found
 
     def _closure(self, states: Sequence[int], name: str, pos: int, steps: list[int]) -> frozenset[int]:
         """The CHAR and MATCH states reachable from `states` without consuming a character."""
@@ -543,12 +598,12 @@ def _holds(kind: str, name: str, pos: int) -> bool:
     return pos == len(name) or (pos == len(name) - 1 and name[-1] == "\n")
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=128)
 def compile_regex(pattern: str) -> Regex:
     """Parse and compile `pattern`; RegexError says what is wrong or unsupported, and where."""
     if len(pattern) > MAX_PATTERN:
         raise RegexError(f"pattern is {len(pattern)} characters long, more than {MAX_PATTERN}")
-    tree = _Parser(pattern).parse()
+    tree = _clamp(_Parser(pattern).parse())
     size = _size(tree)
     if size > MAX_STATES:
         raise RegexError(f"pattern expands to {size} states, more than {MAX_STATES} (repeats too large)")
@@ -562,6 +617,7 @@ def compile_regex(pattern: str) -> Regex:
         tuple(builder.asserts),
         tuple(tuple(o) for o in builder.outs),
         entry,
+        distinct=tuple(dict.fromkeys(c for c in builder.charsets if c is not None)),
     )
 
 

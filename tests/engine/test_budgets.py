@@ -127,3 +127,17 @@ def test_target_resolution_over_a_huge_universe_is_bounded_by_the_source_budget(
     assert problem.message == "stopped: the source used up its time budget of 5000 ms"
     assert problem.ref.name == "wide"
     assert clock.reads < 20
+
+
+def test_reading_markers_counts_against_the_run_budget_and_stops_with_one_error() -> None:
+    clock = FakeClock(1.0)  # every read of the clock is a second: reading stops after a few objects
+    objs = [source(f"s{i}", targets="team-*") for i in range(10)]
+    outcome = run(*objs, clock=clock, run_time_budget_ms=3000)
+    errors = [r for r in outcome.results if r.severity == "error"]
+    not_read = [r for r in errors if "while reading the inputs" in r.message]
+    assert len(not_read) == 1
+    assert not_read[0].message.startswith("stopped: the run used up its time budget of 3000 ms while reading")
+    assert not_read[0].ref.kind == "ConfigMap"
+    read = {o.source.ref.name for o in outcome.sources}
+    assert 0 < len(read) < 10
+    assert outcome.mirrors == ()

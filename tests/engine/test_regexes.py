@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from kubectl_mirror.engine.dialects import reflector as rf
 from kubectl_mirror.engine.dialects import replicator as rp
 from kubectl_mirror.engine.model import NamespaceInfo, Target
-from kubectl_mirror.engine.regexes import MAX_PATTERN, MAX_STATES, RegexError, compile_regex
+from kubectl_mirror.engine.regexes import MAX_PATTERN, MAX_STATES, MAX_SUBJECT, RegexError, compile_regex
 from kubectl_mirror.engine.targets import resolve_targets, target_matches
 from kubectl_mirror.errors import Ref, SpecError
 from tests.helpers import errors_of, ns, opts, render
@@ -64,16 +64,35 @@ def test_backtracking_patterns_decide_within_name_times_states_steps(pattern: st
 
 
 def test_the_largest_allowed_pattern_stays_within_its_state_bound() -> None:
-    compiled = compile_regex(".{0,999}")
+    compiled = compile_regex("(a?){666}")
     assert len(compiled.kinds) <= MAX_STATES
     assert compiled.run("a" * 63)[1] <= 64 * MAX_STATES
+
+
+def test_repeats_longer_than_any_name_are_cut_with_the_same_answers() -> None:
+    assert len(compile_regex(".{0,999}").kinds) < 2 * MAX_SUBJECT + 10
+    assert compile_regex(".{0,999}").fullmatch("a" * MAX_SUBJECT)
+    assert not compile_regex(".{0,999}").fullmatch("a" * (MAX_SUBJECT + 1))  # no name is that long
+    never = compile_regex("(a{100}){100}")
+    assert len(never.kinds) < 10 and not never.fullmatch("a" * 200)
+    assert not compile_regex("x|a{300}").fullmatch("a" * 253) and compile_regex("x|a{300}").fullmatch("x")
+    assert compile_regex("(ab){2,999}").fullmatch("ab" * 126)
+
+
+def test_many_names_against_one_pattern_reuse_its_steps() -> None:
+    compiled = compile_regex("team-[a-z0-9]{0,40}-(dev|prod)")
+    names = [f"team-{i:05d}-dev" for i in range(500)]
+    first = compiled.run(names[0])[1]
+    later = sum(compiled.run(n)[1] for n in names[1:])
+    assert first > 0 and later < first * 50  # far less than 499 names' worth of fresh steps
+    assert all(compiled.fullmatch(n) for n in names)
 
 
 @pytest.mark.parametrize(
     ("pattern", "message"),
     [
         ("a{1000000}", "repeat count over 1000 at position 1"),
-        ("(a{100}){100}", "more than 2000"),
+        ("(a?){999}", "more than 2000"),
         ("x" * (MAX_PATTERN + 1), f"more than {MAX_PATTERN}"),
         ("(a)\\1", "backreferences"),
         ("(?P<x>a)(?P=x)", "backreferences"),
