@@ -16,7 +16,7 @@ from kubectl_mirror.engine import markers as m
 from kubectl_mirror.engine.model import Obj, ObjectKey, Result
 from kubectl_mirror.engine.plan import Item, Outcome
 from kubectl_mirror.errors import InputError, MirrorError, Ref
-from kubectl_mirror.io.filenames import file_component, path_parts
+from kubectl_mirror.io.filenames import ambiguous, file_component, is_kustomization, needs_group, path_parts
 from kubectl_mirror.io.yamlload import YamlError
 from kubectl_mirror.service import options_from_function_config, plain, render_items
 
@@ -26,7 +26,6 @@ LEGACY_PATH = "config.kubernetes.io/path"
 LEGACY_INDEX = "config.kubernetes.io/index"
 MIRROR_DIR = "mirrors"
 GENERATOR = "kubectl-mirror-fn"  # the value of m.GENERATED_BY on every mirror this function adds
-KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
 
 
 def _file_of(item: Any) -> str:
@@ -37,10 +36,11 @@ def _file_of(item: Any) -> str:
     return str(annotations.get(PATH) or annotations.get(LEGACY_PATH) or "")
 
 
-def mirror_path(obj: Obj) -> str:
+def mirror_path(obj: Obj, *, qualify: bool = False) -> str:
     """`mirrors/<namespace>/<kind>_<name>.yaml`, from checked names only (InputError otherwise):
-    never absolute, never `..`, no backslash or control character."""
-    namespace, kind, name = path_parts(obj)
+    never absolute, never `..`, no backslash or control character. With `qualify` (one kind and
+    name in two API groups), `<kind>.<group>_<name>.yaml` for a non-core group."""
+    namespace, kind, name = path_parts(obj, qualify=qualify)
     return f"{MIRROR_DIR}/{namespace}/{file_component(obj, f'{kind}_{name}')}"
 
 
@@ -93,7 +93,7 @@ def process(items: Sequence[Any], config: Any) -> tuple[list[Any], list[Result]]
         if _generated(obj):
             continue  # this function's own earlier output: replaced (or dropped) by this run's
         kept.append(raw)
-        if not _is_kustomization(obj):
+        if not is_kustomization(obj, _file_of(obj)):  # passed through untouched, never a source
             engine_items.append(Item(obj, _file_of(obj)))
     outcome = render_items(engine_items, options)
     if outcome.failed:
@@ -118,24 +118,11 @@ def _generated(obj: Any) -> bool:
         return False
     if annotations.get(m.GENERATED_BY) != GENERATOR:
         return False
-    paths = [annotations[k] for k in (PATH, LEGACY_PATH) if k in annotations]
+    paths = {str(annotations[k]) for k in (PATH, LEGACY_PATH) if k in annotations}
     try:
-        return bool(paths) and all(p == mirror_path(obj) for p in paths)
+        return len(paths) == 1 and paths <= {mirror_path(obj), mirror_path(obj, qualify=True)}
     except InputError:
         return False
-
-
-def _is_kustomization(obj: Any) -> bool:
-    """A kustomization file `kpt fn source` passed in (kustomize needs neither apiVersion nor
-    kind in it): never a source, passed through untouched and not shown to the engine."""
-    if not isinstance(obj, dict):
-        return False
-    api_version, kind = obj.get("apiVersion"), obj.get("kind")
-    if api_version is not None and not str(api_version).startswith("kustomize.config.k8s.io/"):
-        return False
-    if kind in ("Kustomization", "Component"):
-        return True
-    return kind is None and _file_of(obj).rpartition("/")[2] in KUSTOMIZATION_FILES
 
 
 def _key(obj: Any) -> ObjectKey | None:
@@ -161,12 +148,12 @@ def _merge_output(kept: list[Any], outcome: Outcome) -> tuple[list[Any], list[Re
             held.setdefault(key, _file_of(raw))
         files.add(_normal_path(_file_of(raw)))
     problems: list[Result] = []
-    for mirror in outcome.mirrors:
+    new = [mi for mi in outcome.mirrors if ObjectKey.of(mi) not in outcome.filled_pulls]
+    shared = ambiguous(new)
+    for mirror in new:
         key = ObjectKey.of(mirror)
-        if key in outcome.filled_pulls:
-            continue
         try:
-            path = mirror_path(mirror)
+            path = mirror_path(mirror, qualify=needs_group(mirror, shared))
         except InputError as err:
             problems.append(Result.from_error(err))
             continue

@@ -84,6 +84,7 @@ def render(
     """Render mirror manifests from files (offline)."""
     from kubectl_mirror.engine.plan import render_all
     from kubectl_mirror.io.documents import read_inputs
+    from kubectl_mirror.io.filenames import is_kustomization
     from kubectl_mirror.options import RawOptions, build_engine_options
 
     if output not in ("yaml", "json"):
@@ -107,6 +108,7 @@ def render(
     }
     options = build_engine_options(RawOptions({k: v for k, v in raw.items() if v is not None}))
     items = read_inputs(paths or ["-"])
+    items = [i for i in items if not is_kustomization(i.obj, i.file)]  # never sources, not objects
     # The inputs live until exit: keep the collector from walking them again and again.
     import gc
 
@@ -162,4 +164,4 @@ def _write_dir(root: Path, mirrors: Sequence[Obj], *, check: bool) -> None:
             raise typer.Exit(1)
         return
     outdir.apply(root, planned)
-    print(f"wrote {len(mirrors)} mirrors to {root}", file=sys.stderr)
+    print(f"info: wrote {len(mirrors)} mirrors to {root}", file=sys.stderr)

@@ -10,6 +10,7 @@ Nothing here touches the file system.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from kubectl_mirror.engine import markers as m
@@ -96,8 +97,17 @@ def is_name(kind: str, value: object) -> bool:
     return value not in (".", "..") and _OTHER_NAME.fullmatch(value) is not None
 
 
-def path_parts(obj: Any) -> tuple[str, str, str]:
-    """(namespace, lowercased kind, name) of a mirror, each checked; InputError names the field."""
+def group_of(obj: Any) -> str:
+    """The API group of an object, `core` for the legacy group (as in ObjectKey)."""
+    api_version = obj.get("apiVersion") if isinstance(obj, dict) else None
+    return api_version.split("/", 1)[0] if isinstance(api_version, str) and "/" in api_version else "core"
+
+
+def path_parts(obj: Any, *, qualify: bool = False) -> tuple[str, str, str]:
+    """(namespace, lowercased kind, name) of a mirror, each checked; InputError names the field.
+
+    With `qualify`, the kind of a non-core group is `kind.group` (`gateway.networking.istio.io`):
+    for two kinds of one name in two groups, which would otherwise share a file."""
     meta = obj.get("metadata") if isinstance(obj, dict) else None
     meta = meta if isinstance(meta, dict) else {}
     kind, namespace, name = obj.get("kind"), meta.get("namespace"), meta.get("name")
@@ -110,7 +120,47 @@ def path_parts(obj: Any) -> tuple[str, str, str]:
         rule = SUBDOMAIN_RULE if kind in SUBDOMAIN_KINDS else OTHER_RULE
         raise _refuse(obj, "metadata.name", name, f"{kind} name", rule)
     assert isinstance(namespace, str) and isinstance(name, str)
-    return namespace, kind.lower(), name
+    group = group_of(obj)
+    if not qualify or group == "core":
+        return namespace, kind.lower(), name
+    if len(group) > MAX_NAME or _SUBDOMAIN.fullmatch(group) is None:
+        raise _refuse(obj, "apiVersion", group, "API group", SUBDOMAIN_RULE)
+    return namespace, f"{kind.lower()}.{group}", name
+
+
+def ambiguous(mirrors: Iterable[Any]) -> frozenset[tuple[str, str, str]]:
+    """(namespace, kind, name) triples (kind lowercased) that more than one API group shares
+    among `mirrors`: their files need the group in their names (`path_parts(qualify=True)`)."""
+    groups: dict[tuple[str, str, str], set[str]] = {}
+    for obj in mirrors:
+        groups.setdefault(_triple(obj), set()).add(group_of(obj))
+    return frozenset(t for t, found in groups.items() if len(found) > 1)
+
+
+def needs_group(obj: Any, shared: frozenset[tuple[str, str, str]]) -> bool:
+    return _triple(obj) in shared
+
+
+def _triple(obj: Any) -> tuple[str, str, str]:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
+    return str(meta.get("namespace")), str(obj.get("kind")).lower(), str(meta.get("name"))
+
+
+KUSTOMIZATION_FILES = frozenset({"kustomization.yaml", "kustomization.yml", "Kustomization"})
+
+
+def is_kustomization(obj: Any, file: str) -> bool:
+    """A kustomization file read as an input (kustomize needs neither apiVersion nor kind in it):
+    never a source; the front doors keep it away from the engine."""
+    if not isinstance(obj, dict):
+        return False
+    api_version, kind = obj.get("apiVersion"), obj.get("kind")
+    if api_version is not None and not str(api_version).startswith("kustomize.config.k8s.io/"):
+        return False
+    if kind in ("Kustomization", "Component"):
+        return True
+    return kind is None and file.replace("\\", "/").rpartition("/")[2] in KUSTOMIZATION_FILES
 
 
 def file_component(obj: Any, stem: str) -> str:

@@ -4,7 +4,8 @@ The directory usually lives in a repository many people can write to, so nothing
 trusted:
 
 - a mirror's path is `<namespace>/<kind>-<name>.yaml` built from names checked by
-  `io.filenames` (never from raw input), and the kustomization lists only those paths;
+  `io.filenames` (never from raw input), and the kustomization lists only those paths; when one
+  kind and name exist in two API groups, their files are `<kind>.<group>-<name>.yaml`;
 - every file is reached from a directory file descriptor, one component at a time, without
   following symbolic links: a symlink (or anything but a directory or a regular file) where we
   would read, write or delete is refused, so nothing outside the directory is ever touched. Only
@@ -40,8 +41,10 @@ from kubectl_mirror.errors import InputError, MirrorError, Ref
 from kubectl_mirror.io.emit import to_yaml
 from kubectl_mirror.io.filenames import (
     MAX_FILE_NAME,
+    ambiguous,
     file_component,
     is_namespace,
+    needs_group,
     path_parts,
     safe_ref,
     shown,
@@ -58,7 +61,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _NEW_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # What a listed file must look like before it is even looked at: `<namespace>/<kind>-<name>.yaml`.
-_GENERATED_FILE = re.compile(r"[a-z][-a-z0-9]*-[A-Za-z0-9._:@+~-]+\.yaml")
+_GENERATED_FILE = re.compile(r"[a-z][-a-z0-9]*(\.[-a-z0-9.]+)?-[A-Za-z0-9._:@+~-]+\.yaml")
 _SAFE_PLAIN = re.compile(r"[a-z0-9][A-Za-z0-9._/-]*")
 
 
@@ -82,9 +85,9 @@ def _serialize(obj: Obj) -> str:
         raise InputError(f"cannot be written as YAML ({type(err).__name__})", safe_ref(obj)) from None
 
 
-def file_name(obj: Obj) -> str:
-    """`<namespace>/<kind>-<name>.yaml`, from checked names only."""
-    namespace, kind, name = path_parts(obj)
+def file_name(obj: Obj, *, qualify: bool = False) -> str:
+    """`<namespace>/<kind>-<name>.yaml` (`<kind>.<group>-` with `qualify`), from checked names only."""
+    namespace, kind, name = path_parts(obj, qualify=qualify)
     return f"{namespace}/{file_component(obj, f'{kind}-{name}')}"
 
 
@@ -181,7 +184,7 @@ def _is_ours(data: bytes | None, rel: str) -> bool:
     if labels.get(m.MIRROR_LABEL) != "true" or labels.get(m.MANAGED_BY) != m.MANAGER:
         return False
     try:
-        return file_name(doc) == rel
+        return rel in (file_name(doc), file_name(doc, qualify=True))
     except InputError:
         return False
 
@@ -193,8 +196,9 @@ def plan(root: Path, mirrors: Sequence[Obj]) -> Plan:
     """Checked paths for every mirror, the kustomization, and which files of ours to remove.
     Reads only the previous kustomization.yaml and the files it lists; writes nothing."""
     writes: dict[str, Obj | str] = {}
+    shared = ambiguous(mirrors)
     for obj in mirrors:
-        rel = file_name(obj)
+        rel = file_name(obj, qualify=needs_group(obj, shared))
         if rel in writes:
             raise InputError(
                 f"would be written to {rel}, as would {safe_ref(writes[rel]).describe()}",

@@ -157,11 +157,36 @@ def test_role_names_with_colons_and_capitals_are_written_and_listed(tmp_path: Pa
     assert '- "team-a/role-system:Edit.yaml"\n' in (out / "kustomization.yaml").read_text()
 
 
-def test_two_mirrors_for_one_file_are_an_error_not_an_overwrite(tmp_path: Path) -> None:
-    one = _mirror_obj("team-a", "x")
-    other = {**_mirror_obj("team-a", "x"), "apiVersion": "example.com/v1"}
-    with pytest.raises(InputError, match=r"would be written to team-a/configmap-x\.yaml"):
+def test_one_kind_and_name_in_two_groups_get_a_file_each_named_with_the_group(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    istio = {**_mirror_obj("team-a", "web", kind="Gateway"), "apiVersion": "networking.istio.io/v1"}
+    gateway_api = {
+        **_mirror_obj("team-a", "web", kind="Gateway"),
+        "apiVersion": "gateway.networking.k8s.io/v1",
+    }
+    outdir.apply(out, outdir.plan(out, [istio, gateway_api]))
+    assert sorted(p.name for p in (out / "team-a").iterdir()) == [
+        "gateway.gateway.networking.k8s.io-web.yaml",
+        "gateway.networking.istio.io-web.yaml",
+    ]
+    # One group left: its file takes the plain name again, and both qualified ones (ours) go.
+    outdir.apply(out, outdir.plan(out, [istio]))
+    assert sorted(p.name for p in (out / "team-a").iterdir()) == ["gateway-web.yaml"]
+
+
+def test_two_mirrors_of_one_group_for_one_file_are_an_error_not_an_overwrite(tmp_path: Path) -> None:
+    one = _mirror_obj("team-a", "x", kind="Widget")
+    other = {**_mirror_obj("team-a", "x", kind="Widget"), "apiVersion": "v2"}
+    with pytest.raises(InputError, match=r"would be written to team-a/widget-x\.yaml"):
         outdir.plan(tmp_path, [one, other])
+
+
+def test_a_kustomization_file_among_the_inputs_is_not_a_source(tmp_path: Path) -> None:
+    write_inputs(tmp_path / "in" / "kustomization.yaml", "resources:\n- inputs.yaml\n")
+    write_inputs(tmp_path / "in" / "inputs.yaml", namespace("team-a") + "---\n" + source())
+    proc = mirror(str(tmp_path / "in"), "--output-dir", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out" / "team-a" / "configmap-settings.yaml").is_file()
 
 
 def test_a_kind_and_name_too_long_for_one_file_name_is_an_error(tmp_path: Path) -> None:

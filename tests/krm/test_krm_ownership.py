@@ -264,6 +264,27 @@ def test_mirror_path_keeps_its_shape_for_good_names() -> None:
     assert mirror_path(_obj("Role", "team-a", "system:Edit")) == "mirrors/team-a/role_system:Edit.yaml"
 
 
+def test_one_kind_and_name_in_two_groups_get_a_file_each_and_a_second_run_keeps_them() -> None:
+    def gateway(api_version: str) -> dict[str, Any]:
+        obj = source(name="web")
+        obj["apiVersion"], obj["kind"] = api_version, "Gateway"
+        obj["metadata"]["annotations"]["internal.config.kubernetes.io/path"] = f"{api_version[:5]}.yaml"
+        obj["metadata"]["annotations"]["config.kubernetes.io/path"] = f"{api_version[:5]}.yaml"
+        del obj["data"]
+        return obj
+
+    items = [gateway("networking.istio.io/v1"), gateway("gateway.networking.k8s.io/v1")]
+    once, code, _ = fn(items, namespaces="team-a")
+    assert code == 0, once.get("results")
+    assert paths(once)[2:] == [
+        "mirrors/team-a/gateway.gateway.networking.k8s.io_web.yaml",
+        "mirrors/team-a/gateway.networking.istio.io_web.yaml",
+    ]
+    twice, code, _ = fn(once["items"], namespaces="team-a")
+    assert code == 0
+    assert twice["items"] == once["items"]
+
+
 # Through the real kpt: a package where someone else's files carry our labels.
 
 
