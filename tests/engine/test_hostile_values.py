@@ -270,3 +270,53 @@ def test_render_all_never_raises_whatever_names_and_markers_an_object_holds(
     for mirror in outcome.mirrors:
         json.dumps(mirror)
         assert mirror["metadata"]["namespace"] in ("team-a", *namespaces)
+
+
+PATHS = st.sampled_from(
+    ["data.x", "data", "metadata.labels.x", "metadata.annotations", "metadata", "spec[0]", 'data["a.b"]']
+    + ["type", "kind", "spec.a.b.c", "data.x.y", "", "[0]", "metadata.labels", 'spec["\\x"]']
+)
+TEMPLATES = st.sampled_from(
+    ["{{ value }}", "{{ value.nope }}", "{{ target[value] }}", "{{ value | b64dec }}", "{{ range(10**6) }}"]
+    + ["{{ value * 10**9 }}", "{{ 1/0 }}", "{{ labels | upper }}", "{% for x in value %}{{ x }}{% endfor %}"]
+)
+RULE = st.fixed_dictionaries(
+    {"path": st.one_of(PATHS, VALUES)},
+    optional={
+        "value": VALUES,
+        "template": st.one_of(TEMPLATES, VALUES),
+        "merge": st.one_of(st.dictionaries(st.text(max_size=4), VALUES, max_size=2), VALUES),
+        "delete": st.one_of(st.booleans(), VALUES),
+        "namespacePattern": st.one_of(st.sampled_from(["team-*", "[", "*a*a*b"]), VALUES),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rules=st.one_of(st.lists(RULE, max_size=4), VALUES),
+    kind=st.sampled_from(["ConfigMap", "Secret"]),
+    strict=st.booleans(),
+)
+def test_render_all_never_raises_whatever_transform_rules_a_policy_holds(rules: Any, kind: str, strict: bool) -> None:
+    policy = {
+        "apiVersion": "kubectl-mirror.io/v1alpha1",
+        "kind": "MirrorPolicy",
+        "metadata": {"name": "p"},
+        "spec": {
+            "source": {"namespace": "platform", "kinds": [kind]},
+            "targets": ["team-a"],
+            "transform": rules,
+            "transformStrict": strict,
+        },
+    }
+    target = {"apiVersion": "v1", "kind": kind, "metadata": {"name": "s", "namespace": "platform"}}
+    target["data"] = {"x": "aHVudGVyMi1TdXAzci1zM2NyZXQ=", "a.b": "dg=="}
+    outcome = render_all([Item(o, "in.yaml") for o in (policy, target, ns("team-a"))], opts())
+    for result in outcome.results:
+        assert "\n" not in result.one_line()
+        if kind == "Secret":
+            assert "hunter2-Sup3r-s3cret" not in result.one_line()
+    for mirror in outcome.mirrors:
+        json.dumps(mirror)
+        assert (mirror["kind"], mirror["metadata"]["name"], mirror["metadata"]["namespace"]) == (kind, "s", "team-a")
