@@ -303,7 +303,7 @@ def _emit_error(err: MirrorError) -> bytes:
 def run_legacy_plugin(config_text: str, stdin_text: str) -> tuple[str, list[Result]]:
     """kustomize's legacy exec plugin: config YAML and a multi-doc stream in, a stream out.
     kustomize strips comments and re-serializes what it gets back, so the output is dumped."""
-    from kubectl_mirror.io.emit import yaml_stream
+    from kubectl_mirror.io.resourcelist import to_yaml_stream
     from kubectl_mirror.io.yamlload import AliasBudget, load_all
 
     budget = AliasBudget()
@@ -316,7 +316,7 @@ def run_legacy_plugin(config_text: str, stdin_text: str) -> tuple[str, list[Resu
     out_items, results = process(items, config)
     if any(r.severity == "error" for r in results):
         return "", results
-    return yaml_stream(out_items), results
+    return to_yaml_stream(out_items), results
 
 
 def main() -> None:

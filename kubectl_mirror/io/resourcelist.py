@@ -53,12 +53,22 @@ def _str(dumper: Any, value: str) -> Any:
 _Dumper.add_representer(str, _str)
 
 
+_OPTIONS: dict[str, Any] = {
+    "Dumper": _Dumper,
+    "sort_keys": False,
+    "default_flow_style": False,
+    "allow_unicode": True,
+    "width": 1 << 30,
+}
+
+
 def to_yaml(obj: Any) -> str:
-    return str(
-        yaml.dump(
-            obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1 << 30
-        )
-    )
+    return str(yaml.dump(obj, **_OPTIONS))
+
+
+def to_yaml_stream(objs: Sequence[Any]) -> str:
+    """Documents each after a `---` (kustomize's exec-plugin protocol)."""
+    return str(yaml.dump_all(objs, explicit_start=True, **_OPTIONS)) if objs else ""
 
 
 @dataclass(frozen=True)

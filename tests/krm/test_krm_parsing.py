@@ -133,6 +133,8 @@ def test_unusual_values_in_a_source_are_mirrored_as_the_text_written() -> None:
     mirror = yaml.safe_load(out)["items"][2]
     assert mirror["data"] == {"when": "2024-01-01T00:00:00Z", "day": "2024-01-01", "n": "1e5", "o": "0o17"}
     assert mirror["binaryData"] == {"blob": "aGVsbG8="}
+    # kpt and kustomize read YAML 1.2, where a plain 1e5 or 0o17 is a number: quoted.
+    assert "    n: '1e5'\n    o: '0o17'\n" in out.decode()
 
 
 UNREADABLE_SECRETS = {
@@ -160,13 +162,13 @@ def test_input_that_is_not_utf8_is_one_error_result() -> None:
     assert result["message"] == "cannot read ResourceList: not UTF-8 (byte 67)"
 
 
-def test_the_legacy_plugin_reads_unusual_values_as_text() -> None:
+def test_the_legacy_plugin_reads_unusual_values_as_text_and_quotes_yaml_1_2_numbers() -> None:
     from kubectl_mirror.krm import run_legacy_plugin
 
-    body = "  data:\n    day: 2024-01-01\n"
+    body = "  data:\n    day: 2024-01-01\n    n: '1e5'\n"
     stream = (NAMESPACE + source(body)).replace("\n  ", "\n").replace("- apiVersion", "---\napiVersion")
     out, results = run_legacy_plugin("", stream)
     assert [r for r in results if r.severity == "error"] == []
-    assert [d["data"]["day"] for d in yaml.safe_load_all(out) if d["kind"] == "ConfigMap"] == [
-        "2024-01-01"
-    ] * 2
+    days = [d["data"]["day"] for d in yaml.safe_load_all(out) if d["kind"] == "ConfigMap"]
+    assert days == ["2024-01-01"] * 2
+    assert out.count("  n: '1e5'\n") == 2
