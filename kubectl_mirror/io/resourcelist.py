@@ -2,11 +2,12 @@
 
 kpt round-trips every item through the function, so items must come out as they went in:
 comments, quoting, key order, anchors. Re-serializing them (ruamel's round-trip mode did) is
-slow, about 4 s per MB. Instead the input is read once with the bounded loader, which also notes
+slow, about 2 s per MB. Instead the input is read once with the bounded loader, which also notes
 where each item sits in the text, and the output copies each item the function returned
 unchanged (the same object it was given) from the input text; only new or replaced items are
 dumped. The assembled text is parsed again and compared with what it must hold; if anything
-differs (a layout this copying does not cover), the whole list is dumped from data instead.
+differs (a layout this copying does not cover), the whole list is dumped from data instead,
+unless an unreadable item (below) is in it: that is an error, never a rewrite.
 
 An item that has no JSON-like form (a recursive alias, a duplicate key...) is still copied
 through as written; the engine sees what could be read of it, and if a new item takes its kind
