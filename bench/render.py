@@ -25,16 +25,18 @@ to that step alone. Steps:
    `kpt fn source` would make of it, and `kubectl kustomize` on the package (a kustomization.yaml
    listing the files; target: the function no slower). Each is the median of --reading-runs runs.
 
-Figures for step 7 at b9bb4ff..HEAD (2 CPUs shared with other work, load average ~2; median of
-5 runs; the C loader floor itself moved between 0.24 and 0.36 s from run to run):
+Figures for step 7 at e8be26d (2 CPUs shared with other work, load average 1.2-1.9; median of
+5 runs; the C loader floor itself moved between 0.21 and 0.36 s from one run to the next):
     package: 2,001 files, 10.5 MB (2,000 ConfigMaps, 10 sources -> 30 mirrors)
-    C loader (yaml.load_all, CSafeLoader) over every file, in-process:   0.35 s
-    render:                        0.67 s = 1.9x the C loader           (target <= 3x: met)
-    render --all:                  1.03 s = 3.0x the C loader           (target <= 3x: at the edge;
-                                   4.1x in a run where the floor was 0.24 s: emit.py's
-                                   representers take 0.53 s for the 10 MB, CSafeDumper alone 0.26 s)
-    kubectl-mirror-fn on the ResourceList (11.5 MB):   0.93 s, peak RSS 102 MB
-    kubectl kustomize on the package:                  4.17 s; function / kustomize = 0.22x (met)
+    C loader (yaml.load_all, CSafeLoader) over every file, in-process:   0.21 s
+    render:                        0.42 s = 2.0x the C loader           (target <= 3x: met)
+    render --all:                  0.83 s = 3.9x the C loader           (target <= 3x: NOT met;
+                                   writing the 2,034 objects back is 0.53 s in io/emit.py's
+                                   representers, 0.26 s with CSafeDumper alone; reading is 0.19 s)
+    kubectl-mirror-fn on the ResourceList (11.5 MB):   0.72 s, peak RSS 102 MB
+    kubectl kustomize on the package:                  3.95 s; function / kustomize = 0.18x (met)
+    without libyaml (the krew archive), reading the package in-process: 4.7 s (ruamel's pure
+    loader, used before: 6.5 s)
   Before this work (ruamel: pure safe loader for render, round-trip for the function), on a
   10.5 MB single-file version of the same package: render 6.2 s, function 27.3 s, kustomize 12.2 s.
 """
