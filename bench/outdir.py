@@ -53,7 +53,9 @@ def write_inputs(src: Path, *, sources: int, namespaces: int, version: str) -> N
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sources", type=int, default=500)
     parser.add_argument("--namespaces", type=int, default=100)
     args = parser.parse_args()
