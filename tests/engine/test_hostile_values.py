@@ -273,12 +273,35 @@ def test_render_all_never_raises_whatever_names_and_markers_an_object_holds(
 
 
 PATHS = st.sampled_from(
-    ["data.x", "data", "metadata.labels.x", "metadata.annotations", "metadata", "spec[0]", 'data["a.b"]']
-    + ["type", "kind", "spec.a.b.c", "data.x.y", "", "[0]", "metadata.labels", 'spec["\\x"]']
+    [
+        *(
+            "data.x",
+            "data",
+            "metadata.labels.x",
+            "metadata.annotations",
+            "metadata",
+            "spec[0]",
+            'data["a.b"]',
+        ),
+        *("type", "kind", "spec.a.b.c", "data.x.y", "", "[0]", "metadata.labels", 'spec["\\x"]'),
+    ]
 )
 TEMPLATES = st.sampled_from(
-    ["{{ value }}", "{{ value.nope }}", "{{ target[value] }}", "{{ value | b64dec }}", "{{ range(10**6) }}"]
-    + ["{{ value * 10**9 }}", "{{ 1/0 }}", "{{ labels | upper }}", "{% for x in value %}{{ x }}{% endfor %}"]
+    [
+        *(
+            "{{ value }}",
+            "{{ value.nope }}",
+            "{{ target[value] }}",
+            "{{ value | b64dec }}",
+            "{{ range(10**6) }}",
+        ),
+        *(
+            "{{ value * 10**9 }}",
+            "{{ 1/0 }}",
+            "{{ labels | upper }}",
+            "{% for x in value %}{{ x }}{% endfor %}",
+        ),
+    ]
 )
 RULE = st.fixed_dictionaries(
     {"path": st.one_of(PATHS, VALUES)},
@@ -298,7 +321,9 @@ RULE = st.fixed_dictionaries(
     kind=st.sampled_from(["ConfigMap", "Secret"]),
     strict=st.booleans(),
 )
-def test_render_all_never_raises_whatever_transform_rules_a_policy_holds(rules: Any, kind: str, strict: bool) -> None:
+def test_render_all_never_raises_whatever_transform_rules_a_policy_holds(
+    rules: Any, kind: str, strict: bool
+) -> None:
     policy = {
         "apiVersion": "kubectl-mirror.io/v1alpha1",
         "kind": "MirrorPolicy",
@@ -319,4 +344,5 @@ def test_render_all_never_raises_whatever_transform_rules_a_policy_holds(rules: 
             assert "hunter2-Sup3r-s3cret" not in result.one_line()
     for mirror in outcome.mirrors:
         json.dumps(mirror)
-        assert (mirror["kind"], mirror["metadata"]["name"], mirror["metadata"]["namespace"]) == (kind, "s", "team-a")
+        where = (mirror["kind"], mirror["metadata"]["name"], mirror["metadata"]["namespace"])
+        assert where == (kind, "s", "team-a")
