@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from kubectl_mirror.io.yamlload import reads_as_string
+
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -27,8 +29,13 @@ class _MirrorDumper(_Dumper):  # type: ignore[misc]
 
 
 def _str(dumper: Any, value: str) -> Any:
-    style = "|" if "\n" in value and not _awkward(value) else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=None if _awkward(value) else "|")
+    # libyaml quotes what YAML 1.1 would not read back as a string; kpt, kustomize and kubectl's
+    # newer readers use YAML 1.2, which also reads `1e5` or `0o17` as numbers.
+    return dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style=None if reads_as_string(value) else "'"
+    )
 
 
 # A line ending in a space, or a control character other than a newline (tab included).

@@ -165,11 +165,12 @@ def _read(name: str, dir_fd: int) -> bytes | None:
 
 
 def _parse(data: bytes) -> Any:
-    import yaml
+    """The one document of a file in the output directory, read with the bounded loader (the
+    directory is in the repository too: a file there may be a bomb)."""
+    from kubectl_mirror.io.yamlload import AliasBudget, load_one
 
-    loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(data.decode("utf-8"), Loader=loader)
+        return load_one(data.decode("utf-8"), budget=AliasBudget()).value
     except Exception:  # any malformed file is simply not ours; its text is never repeated
         return None
 

@@ -33,25 +33,13 @@ from kubectl_mirror.io.yamlload import (
     Span,
     YamlError,
     load_one,
-    reads_as_string,
 )
 
 ITEMS = "items"
 RESULTS = "results"
 
 
-class _Dumper(emit._MirrorDumper):
-    """emit's dumper, which quotes what YAML 1.1 would not read back as a string, also quoting
-    what YAML 1.2 would not (`1e5`, `0o17`): kpt and kustomize read the output as YAML 1.2."""
-
-
-def _str(dumper: Any, value: str) -> Any:
-    if "\n" not in value and not reads_as_string(value):
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
-    return emit._str(dumper, value)
-
-
-_Dumper.add_representer(str, _str)
+_Dumper = emit._MirrorDumper  # quotes what YAML 1.1 or 1.2 would not read back as a string
 
 
 _OPTIONS: dict[str, Any] = {
