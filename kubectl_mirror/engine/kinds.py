@@ -168,7 +168,8 @@ def check_payload(obj: Obj, ref: Ref) -> None:
         if not isinstance(values, dict):
             raise SpecError("must be a mapping of strings", ref, name)
         for key, value in values.items():
-            if not isinstance(value, str):
+            # `key:` with nothing after it is null, which the API server reads as "".
+            if value is not None and not isinstance(value, str):
                 got = type(value).__name__
                 raise SpecError(f"must be a string, got {got} (quote it in YAML)", ref, f'{name}["{key}"]')
 

@@ -346,3 +346,8 @@ def test_render_all_never_raises_whatever_transform_rules_a_policy_holds(
         json.dumps(mirror)
         where = (mirror["kind"], mirror["metadata"]["name"], mirror["metadata"]["namespace"])
         assert where == (kind, "s", "team-a")
+
+
+def test_a_null_configmap_value_is_kept_as_the_api_server_keeps_it() -> None:
+    outcome = render(source("s", targets="team-a", body={"data": {"empty": None}}), ns("team-a"))
+    assert errors_of(outcome) == [] and outcome.mirrors[0]["data"] == {"empty": None}
