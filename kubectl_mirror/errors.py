@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def printable(text: str) -> str:
+    """`text` with every non-printable character written as its Python escape (`\\n`, `\\x1b`)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 @dataclass(frozen=True)
 class Ref:
     """Where an error or a result points: an object (maybe), a field (maybe), a file (maybe)."""
@@ -62,9 +69,11 @@ class MirrorError(Exception):
         return self.one_line()
 
     def one_line(self) -> str:
+        """One line of plain text, whatever an input put into the file name, the object's names
+        or the message (a newline that could forge a second line, an ANSI escape)."""
         parts = [p for p in (self.ref.file, self.ref.describe(), self.field_path) if p]
         parts.append(self.message)
-        return ": ".join(parts)
+        return printable(": ".join(parts))
 
     def with_file(self, file: str) -> MirrorError:
         """The same error, located in `file` (adapters know files; the engine does not)."""

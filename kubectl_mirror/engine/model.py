@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
-from kubectl_mirror.errors import MirrorError, Ref
+from kubectl_mirror.errors import MirrorError, Ref, printable
 
 Obj = dict[str, Any]
 
@@ -70,13 +70,6 @@ class Result:
         parts = [p for p in (self.ref.file, self.ref.describe(), self.field_path) if p]
         parts.append(self.message)
         return printable(": ".join(parts))
-
-
-def printable(text: str) -> str:
-    """`text` with every non-printable character written as its Python escape (`\\n`, `\\x1b`)."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 @dataclass(frozen=True)
