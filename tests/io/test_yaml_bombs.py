@@ -152,7 +152,9 @@ def test_the_function_refuses_deep_nesting_cleanly() -> None:
     proc = run([str(BIN / "kubectl-mirror-fn")], stdin=resource_list(NAMESPACES, passthrough(DEEP)))
     assert proc.returncode == 1
     (result,) = yaml.safe_load(proc.stdout)["results"]
-    assert "nested deeper than" in result["message"]
+    # Our builder stops at MAX_DEPTH; the libyaml bundled with PyYAML 6.0.4 refuses deep flow
+    # collections first, in its scanner (1,000 levels). Either is one clean line.
+    assert "nested deeper than" in result["message"] or "exceeded maximum nesting depth" in result["message"]
 
 
 def test_the_legacy_kustomize_plugin_refuses_a_bomb_in_one_line() -> None:
