@@ -15,6 +15,7 @@ from typing import Any
 from kubectl_mirror.engine import markers as m
 from kubectl_mirror.engine.model import Obj, ObjectKey, Result
 from kubectl_mirror.engine.plan import Item, Outcome
+from kubectl_mirror.engine.reconcile import is_ours
 from kubectl_mirror.errors import InputError, MirrorError, Ref
 from kubectl_mirror.io.filenames import ambiguous, file_component, is_kustomization, needs_group, path_parts
 from kubectl_mirror.io.yamlload import YamlError
@@ -112,9 +113,7 @@ def _generated(obj: Any) -> bool:
     meta = obj.get("metadata") if isinstance(obj, dict) else None
     labels = meta.get("labels") if isinstance(meta, dict) else None
     annotations = meta.get("annotations") if isinstance(meta, dict) else None
-    if not isinstance(labels, dict) or not isinstance(annotations, dict):
-        return False
-    if labels.get(m.MIRROR_LABEL) != "true" or labels.get(m.MANAGED_BY) != m.MANAGER:
+    if not isinstance(labels, dict) or not isinstance(annotations, dict) or not is_ours(obj):
         return False
     if annotations.get(m.GENERATED_BY) != GENERATOR:
         return False

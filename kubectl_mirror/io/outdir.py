@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubectl_mirror.engine import markers as m
 from kubectl_mirror.engine.model import Obj
+from kubectl_mirror.engine.reconcile import is_ours
 from kubectl_mirror.errors import InputError, MirrorError, Ref
 from kubectl_mirror.io.emit import to_yaml
 from kubectl_mirror.io.filenames import (
@@ -180,9 +180,7 @@ def _is_ours(data: bytes | None, rel: str) -> bool:
     doc = _parse(data) if data is not None else None
     meta = doc.get("metadata") if isinstance(doc, dict) else None
     labels = meta.get("labels") if isinstance(meta, dict) else None
-    if not isinstance(doc, dict) or not isinstance(labels, dict):
-        return False
-    if labels.get(m.MIRROR_LABEL) != "true" or labels.get(m.MANAGED_BY) != m.MANAGER:
+    if not isinstance(doc, dict) or not isinstance(labels, dict) or not is_ours(doc):
         return False
     try:
         return rel in (file_name(doc), file_name(doc, qualify=True))
