@@ -39,6 +39,13 @@ IncludeNamespaces = Annotated[
 ExcludeNamespaces = Annotated[
     list[str] | None, typer.Option("--exclude-namespaces", help="These (globs) never receive mirrors.")
 ]
+As = Annotated[
+    str | None, typer.Option("--as", help="Username to impersonate for the operation (as kubectl --as).")
+]
+AsGroup = Annotated[
+    list[str] | None,
+    typer.Option("--as-group", help="Group to impersonate (repeatable; needs --as, as in kubectl)."),
+]
 ShowSecrets = Annotated[
     bool, typer.Option("--show-secrets", help="Show Secret values instead of masking them.")
 ]
@@ -72,6 +79,8 @@ def connect(
     request_timeout: str | None,
     qps: float = 0.0,
     burst: int = 10,
+    impersonate: str | None = None,
+    impersonate_groups: list[str] | None = None,
 ) -> tuple[Cluster, Scope]:
     """The cluster and the scope of sources; -A wins over -n, as in kubectl."""
     from kubectl_mirror.engine.selectors import SelectorError, parse_selector
@@ -84,6 +93,8 @@ def connect(
             parse_selector(selector)
         except SelectorError as err:
             raise InputError(f"invalid label selector: {err}", Ref(), "--selector") from err
+    if impersonate_groups and not impersonate:
+        raise InputError("impersonating groups needs a user to impersonate as well", Ref(), "--as-group")
     cluster = open_cluster(
         ClusterOptions(
             kubeconfig=kubeconfig,
@@ -92,6 +103,8 @@ def connect(
             request_timeout=parse_timeout(request_timeout),
             qps=qps,
             burst=burst,
+            impersonate=impersonate or None,
+            impersonate_groups=tuple(impersonate_groups or ()),
         )
     )
     scope = Scope(None if all_namespaces else cluster.namespace, selector or "")

@@ -30,6 +30,7 @@ COMMANDS = {
     "diff": "live",
     "prune": "live",
     "watch": "watch",
+    "can-i": "can_i",
     "install-kustomize-plugin": "kustomize_plugin",
 }
 

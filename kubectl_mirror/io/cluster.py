@@ -39,6 +39,10 @@ class ClusterOptions:
     backoff_base: float = 0.2
     qps: float = 0.0  # client-side rate limit (0: none), like client-go's QPS/Burst
     burst: int = 10
+    # kubectl's --as/--as-group: every request is made as this user (the kubeconfig's user must
+    # be allowed to impersonate).
+    impersonate: str | None = None
+    impersonate_groups: tuple[str, ...] = ()
 
 
 class RateLimiter:
@@ -130,8 +134,15 @@ class Cluster:
 
     # -- transport ---------------------------------------------------------------------------
 
-    def _headers(self, content_type: str | None) -> dict[str, str]:
-        headers = {"Accept": "application/json", "User-Agent": "kubectl-mirror"}
+    def _headers(self, content_type: str | None) -> Any:
+        import urllib3
+
+        # A header dict that can hold one Impersonate-Group line per group.
+        headers = urllib3.HTTPHeaderDict({"Accept": "application/json", "User-Agent": "kubectl-mirror"})
+        if self.options.impersonate:
+            headers["Impersonate-User"] = self.options.impersonate
+        for group in self.options.impersonate_groups:
+            headers.add("Impersonate-Group", group)
         if content_type:
             headers["Content-Type"] = content_type
         try:

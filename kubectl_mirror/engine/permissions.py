@@ -1,0 +1,326 @@
+"""What a user must be allowed to do to ask kubectl-mirror for a source, a pull or a MirrorPolicy.
+
+The controller writes with its own wide rights, so the admission policies in
+`deploy/components/admission/` check the *requesting user's* rights instead: `create` of the kind
+in every namespace a source names, `create` in every namespace for a pattern, `get` on what a
+pull or a MirrorPolicy reads. This module is their twin for `kubectl mirror can-i`: the same
+reduction of an object to tokens, the same rule that only what a change adds is checked. It
+follows the CEL there line by line, not the engine's readers, so that both always give the same
+answer; where the two differ from what the engine would render, they are stricter (every
+dialect's markers count, even when another dialect wins; an entry that is not a valid namespace
+name counts as a pattern).
+
+Tokens, for one object:
+  n:<ns>          an explicit target namespace            -> create there
+  p:<dialect>:<e> a pattern (glob, regex, *, all, labeled, a selector) -> create everywhere
+  x:<dialect>:<e> a pattern that narrows the targets      (removing one widens them)
+  g:<ns>/<name>   a pull request                          -> get on that object
+MirrorPolicy tokens carry the kind after the letter (n:<Kind>:<ns>, ...), and s:<Kind>:<ns> for
+the source namespace it reads (get there).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from kubectl_mirror.engine.dialects import kubemirror, mirrorverse, reflector, replicator
+from kubectl_mirror.engine.model import Obj
+from kubectl_mirror.engine.policy import is_policy
+
+# The controller's identity in deploy/: the policies exempt it (it fills pulls with its rights).
+CONTROLLER_USER = "system:serviceaccount:kubectl-mirror-system:kubectl-mirror"
+
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_SEPARATORS = re.compile(r"[\t\n\r\f\v, ]")
+_NATIVE_SOURCE = "kubectl-mirror.io/source"
+_NATIVE_TARGETS = "kubectl-mirror.io/targets"
+_NATIVE_EXCLUDE = "kubectl-mirror.io/exclude"
+_NATIVE_SELECTOR = "kubectl-mirror.io/target-selector"
+_REPLICATOR_KINDS = ("Secret", "ConfigMap", "Role", "RoleBinding", "ServiceAccount")
+_SECRET_CONFIGMAP = ("Secret", "ConfigMap")
+
+# Kinds a MirrorPolicy may name -> (group, resource). Any other kind is checked as its lowercase
+# plural in every group ("*"), which fails closed when the real plural differs.
+POLICY_RESOURCES: Mapping[str, tuple[str, str]] = {
+    "ConfigMap": ("", "configmaps"),
+    "Secret": ("", "secrets"),
+    "ServiceAccount": ("", "serviceaccounts"),
+    "Service": ("", "services"),
+    "PersistentVolumeClaim": ("", "persistentvolumeclaims"),
+    "LimitRange": ("", "limitranges"),
+    "ResourceQuota": ("", "resourcequotas"),
+    "PodTemplate": ("", "podtemplates"),
+    "Deployment": ("apps", "deployments"),
+    "StatefulSet": ("apps", "statefulsets"),
+    "DaemonSet": ("apps", "daemonsets"),
+    "CronJob": ("batch", "cronjobs"),
+    "NetworkPolicy": ("networking.k8s.io", "networkpolicies"),
+    "Ingress": ("networking.k8s.io", "ingresses"),
+    "PodDisruptionBudget": ("policy", "poddisruptionbudgets"),
+    "HorizontalPodAutoscaler": ("autoscaling", "horizontalpodautoscalers"),
+    "Role": ("rbac.authorization.k8s.io", "roles"),
+    "RoleBinding": ("rbac.authorization.k8s.io", "rolebindings"),
+}
+
+Verb = Literal["create", "get"]
+
+
+@dataclass(frozen=True, order=True)
+class Check:
+    """One permission the requesting user must hold. `namespace` "" means every namespace."""
+
+    verb: Verb
+    group: str
+    resource: str
+    namespace: str
+    name: str = ""
+    # What asks for it: "target", "pattern", "pull" or "policy source", and the entry.
+    why: str = ""
+
+    def describe(self) -> str:
+        what = f"{self.verb} {self.resource}" + (f".{self.group}" if self.group else "")
+        if self.name:
+            return f"{what} {self.namespace}/{self.name}"
+        return f"{what} in {self.namespace}" if self.namespace else f"{what} in every namespace"
+
+
+def _is_name(entry: str) -> bool:
+    return _NAME.fullmatch(entry) is not None
+
+
+def _lower_ascii(text: str) -> str:
+    return "".join(c.lower() if c.isascii() else c for c in text)
+
+
+def _on(markers: Mapping[str, Any], key: str) -> bool:
+    value = markers.get(key)
+    return isinstance(value, str) and _lower_ascii(value.strip()) == "true"
+
+
+def _entries(markers: Mapping[str, Any], key: str) -> list[str]:
+    value = markers.get(key)
+    return [e for e in _SEPARATORS.split(value)] if isinstance(value, str) else []
+
+
+def _list(markers: Mapping[str, Any], key: str) -> list[str]:
+    return [e for e in _entries(markers, key) if e]
+
+
+def _text(markers: Mapping[str, Any], key: str) -> str:
+    value = markers.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _map(obj: Obj, field: str) -> Mapping[str, Any]:
+    meta = obj.get("metadata")
+    value = meta.get(field) if isinstance(meta, Mapping) else None
+    return value if isinstance(value, Mapping) else {}
+
+
+def source_tokens(obj: Obj, *, kind: str, namespace: str) -> list[str]:
+    """The tokens of one namespaced object (sources-policy.yaml, variable `tokens`)."""
+    labels, ann = _map(obj, "labels"), _map(obj, "annotations")
+    return (
+        _native(labels, ann, namespace)
+        + _mirrorverse(labels, kind, namespace)
+        + _kubemirror(labels, ann, namespace)
+        + _reflector(ann, kind, namespace)
+        + _replicator(ann, kind, namespace)
+        + _pulls(ann, kind)
+    )
+
+
+def _split_names(entries: list[str], namespace: str, dialect: str, exclude: Iterable[str] = ()) -> list[str]:
+    skip = set(exclude)
+    names = [f"n:{e}" for e in entries if _is_name(e) and e not in skip and e != namespace]
+    return names + [f"p:{dialect}:{e}" for e in entries if not _is_name(e)]
+
+
+def _native(labels: Mapping[str, Any], ann: Mapping[str, Any], namespace: str) -> list[str]:
+    if not _on(labels, _NATIVE_SOURCE):
+        return []
+    exclude = _list(ann, _NATIVE_EXCLUDE)
+    selector = _text(ann, _NATIVE_SELECTOR)
+    return (
+        _split_names(_list(ann, _NATIVE_TARGETS), namespace, "native", exclude)
+        + ([f"p:native-selector:{selector}"] if selector else [])
+        + [f"x:native:{e}" for e in exclude if not _is_name(e)]
+    )
+
+
+def _mirrorverse(labels: Mapping[str, Any], kind: str, namespace: str) -> list[str]:
+    if kind not in _SECRET_CONFIGMAP or not _on(labels, mirrorverse.SYNC_SOURCE):
+        return []
+
+    def names(key: str) -> list[str]:
+        value = labels.get(key)
+        return [e for e in value.split("_") if e] if isinstance(value, str) else []
+
+    return _split_names(names(mirrorverse.TARGETS), namespace, "mirrorverse", names(mirrorverse.EXCLUDE))
+
+
+def _kubemirror(labels: Mapping[str, Any], ann: Mapping[str, Any], namespace: str) -> list[str]:
+    if not (
+        _on(labels, kubemirror.ENABLED) and _on(ann, kubemirror.SYNC) and not _on(ann, kubemirror.EXCLUDE)
+    ):
+        return []
+    entries = _list(ann, kubemirror.TARGET_NAMESPACES)
+    names = [f"n:{e}" for e in entries if _is_name(e) and e != "all" and e != namespace]
+    return names + [f"p:kubemirror:{e}" for e in entries if not _is_name(e) or e == "all"]
+
+
+def _reflector(ann: Mapping[str, Any], kind: str, namespace: str) -> list[str]:
+    push = (
+        kind in _SECRET_CONFIGMAP
+        and _on(ann, reflector.ALLOWED)
+        and _on(ann, reflector.AUTO_ENABLED)
+        and reflector.REFLECTS not in ann
+    )
+    if not push:
+        return []
+    auto, auto_selector = _list(ann, reflector.AUTO_NAMESPACES), _text(ann, reflector.AUTO_SELECTOR)
+    allowed, allowed_selector = (
+        _list(ann, reflector.ALLOWED_NAMESPACES),
+        _text(ann, reflector.ALLOWED_SELECTOR),
+    )
+    if not allowed_selector and allowed and all(_is_name(e) for e in allowed):
+        # Only the allowed names can receive auto mirrors (and only those the auto list names,
+        # when it is plain names too).
+        auto_names_only = not auto_selector and auto and all(_is_name(e) for e in auto)
+        chosen = [e for e in auto if e in allowed] if auto_names_only else allowed
+        return [f"n:{e}" for e in chosen if e != namespace]
+    return (
+        _split_names(auto, namespace, "reflector")
+        + ([f"p:reflector-selector:{auto_selector}"] if auto_selector else [])
+        + (["p:reflector:*"] if not auto and not auto_selector else [])
+        + [f"x:reflector:{e}" for e in allowed]
+        + ([f"x:reflector-selector:{allowed_selector}"] if allowed_selector else [])
+    )
+
+
+def _replicator(ann: Mapping[str, Any], kind: str, namespace: str) -> list[str]:
+    push = (
+        kind in _REPLICATOR_KINDS
+        and replicator.REPLICATE_FROM not in ann
+        and (replicator.REPLICATE_TO in ann or replicator.REPLICATE_TO_MATCHING in ann)
+    )
+    if not push:
+        return []
+    selector = _text(ann, replicator.REPLICATE_TO_MATCHING)
+    return _split_names(_list(ann, replicator.REPLICATE_TO), namespace, "replicator") + (
+        [f"p:replicator-selector:{selector}"] if selector else []
+    )
+
+
+def _pulls(ann: Mapping[str, Any], kind: str) -> list[str]:
+    refs = []
+    if kind in _SECRET_CONFIGMAP and reflector.REFLECTS in ann:
+        refs.append(_text(ann, reflector.REFLECTS))
+    if kind in _REPLICATOR_KINDS and replicator.REPLICATE_FROM in ann:
+        refs.append(_text(ann, replicator.REPLICATE_FROM))
+    return [f"g:{r}" for r in refs if 0 < r.find("/") < len(r) - 1]
+
+
+def checks(new: Obj, old: Obj | None, *, group: str, resource: str, namespace: str) -> list[Check]:
+    """What creating `new` (or changing `old` into it) requires of the requesting user; `group`
+    and `resource` are what the API server serves `new` as, `namespace` where it lives."""
+    if is_policy(new):
+        return policy_checks(new, old)
+    kind = str(new.get("kind", ""))
+    return source_checks(new, old, group=group, resource=resource, kind=kind, namespace=namespace)
+
+
+def source_checks(
+    new: Obj, old: Obj | None, *, group: str, resource: str, kind: str, namespace: str
+) -> list[Check]:
+    """What creating `new` (or changing `old` into it) requires of the requesting user."""
+    tokens = source_tokens(new, kind=kind, namespace=namespace)
+    before = source_tokens(old, kind=kind, namespace=namespace) if old is not None else []
+    added = [t for t in tokens if t not in before]
+    out = [Check("create", group, resource, t[2:], why="target") for t in added if t.startswith("n:")]
+    if _patterns_widen(tokens, before, added, prefix="p:"):
+        entries = ", ".join(t[2:] for t in tokens if t.startswith("p:"))
+        out.append(Check("create", group, resource, "", why=f"pattern {entries}"))
+    for token in added:
+        if token.startswith("g:"):
+            ns, _, name = token[2:].partition("/")
+            out.append(Check("get", group, resource, ns, name, why="pull"))
+    return out
+
+
+def _patterns_widen(tokens: list[str], before: list[str], added: list[str], *, prefix: str) -> bool:
+    """A pattern needs `create` everywhere when the change adds one, or removes a narrowing one."""
+    if not any(t.startswith(prefix) for t in tokens):
+        return False
+    narrowed = "x:" + prefix[2:]
+    return any(t.startswith(prefix) for t in added) or any(
+        t.startswith(narrowed) and t not in tokens for t in before
+    )
+
+
+def _part(obj: Mapping[str, Any] | None, key: str) -> Mapping[str, Any]:
+    value = obj.get(key) if obj is not None else None
+    return value if isinstance(value, Mapping) else {}
+
+
+def _policy_kinds(spec: Mapping[str, Any]) -> list[str]:
+    kinds = _part(spec, "source").get("kinds")
+    return [str(k) for k in kinds] if isinstance(kinds, list) else ["ConfigMap", "Secret"]
+
+
+def policy_tokens(obj: Obj) -> list[str]:
+    """The tokens of one MirrorPolicy (policies-policy.yaml, variable `tokens`)."""
+    spec = _part(obj, "spec")
+    src = _part(spec, "source")
+    source_ns = str(src.get("namespace", "")) if "namespace" in src else ""
+    kinds = _policy_kinds(spec)
+
+    def strings(key: str) -> list[str]:
+        value = spec.get(key)
+        return [s for s in (str(e).strip() for e in value) if s] if isinstance(value, list) else []
+
+    targets, exclude = strings("targets"), strings("exclude")
+    out: list[str] = []
+    for kind in kinds:
+        out += [f"n:{kind}:{e}" for e in targets if _is_name(e) and e not in exclude and e != source_ns]
+        out += [f"p:{kind}:{e}" for e in targets if not _is_name(e)]
+        out += [f"p:{kind}:targetSelector"] if "targetSelector" in spec else []
+        out += [f"x:{kind}:{e}" for e in exclude if not _is_name(e)]
+        out.append(f"s:{kind}:{source_ns}")
+    return out
+
+
+def policy_resource(kind: str) -> tuple[str, str]:
+    return POLICY_RESOURCES.get(kind, ("*", _lower_ascii(kind) + "s"))
+
+
+def policy_checks(new: Obj, old: Obj | None) -> list[Check]:
+    tokens = policy_tokens(new)
+    before = policy_tokens(old) if old is not None else []
+    added = [t for t in tokens if t not in before]
+    new_spec, old_spec = _part(new, "spec"), _part(old, "spec")
+    selector_changed = (
+        old is not None
+        and "targetSelector" in new_spec
+        and ("targetSelector" not in old_spec or new_spec["targetSelector"] != old_spec["targetSelector"])
+    )
+    out: list[Check] = []
+    for token in added:
+        letter, kind, rest = token[0], *token[2:].split(":", 1)
+        group, resource = policy_resource(kind)
+        if letter == "n":
+            out.append(Check("create", group, resource, rest, why="target"))
+        elif letter == "s":
+            out.append(Check("get", group, resource, rest, why="policy source"))
+    for kind in _policy_kinds(new_spec):
+        prefix = f"p:{kind}:"
+        if (selector_changed and any(t.startswith(prefix) for t in tokens)) or _patterns_widen(
+            tokens, before, added, prefix=prefix
+        ):
+            group, resource = policy_resource(kind)
+            entries = ", ".join(t[len(prefix) :] for t in tokens if t.startswith(prefix))
+            out.append(Check("create", group, resource, "", why=f"pattern {entries}"))
+    return out
