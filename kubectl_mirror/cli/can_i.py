@@ -18,6 +18,7 @@ from kubectl_mirror.cli import flags
 from kubectl_mirror.errors import InputError, MirrorError, Ref, printable
 
 if TYPE_CHECKING:
+    from kubectl_mirror.engine.permissions import Check
     from kubectl_mirror.io.cluster import Cluster
     from kubectl_mirror.live.access import Candidate
 
@@ -61,7 +62,7 @@ def can_i(
     namespace for a pattern), `get` on what a pull or a MirrorPolicy reads. With -f, the files'
     sources as `kubectl apply` would send them; otherwise the sources already in the cluster.
     Exit 1 if the admission policy would deny anything."""
-    from kubectl_mirror.engine.permissions import checks
+    from kubectl_mirror.engine.permissions import checks, over_budget
     from kubectl_mirror.live.access import Reviewer, in_cluster
 
     if output not in (None, "json"):
@@ -96,8 +97,17 @@ def can_i(
         old = candidate.old if filenames else None
         for check in checks(obj, old, group=resource.group, resource=resource.plural, namespace=ns):
             allowed = reviewer.allowed(check)
-            target = f"{check.namespace}/{check.name}" if check.name else check.namespace or "*"
-            rows.append(Row(source, target, allowed, "" if allowed else check.describe()))
+            rows.append(Row(source, _target(check), allowed, "" if allowed else check.describe()))
+        too_big = over_budget(
+            obj,
+            old,
+            group=resource.group,
+            resource=resource.plural,
+            namespace=ns,
+            everywhere=reviewer.everywhere,
+        )
+        if too_big:
+            rows.append(Row(source, "-", False, too_big))
     _print(rows, output)
     if skipped:
         where = f" in {scope.namespace}" if scope.namespace else ""
@@ -131,6 +141,13 @@ def _from_files(
         ns = ref.namespace or namespace
         out.append(Candidate(item.obj, resource, previous(cluster, resource, item.obj, ns)))
     return out
+
+
+def _target(check: Check) -> str:
+    """The namespace written to, `*` for every namespace, or `from <ns>[/<name>]` for a read."""
+    if check.verb == "get":
+        return "from " + (f"{check.namespace}/{check.name}" if check.name else check.namespace)
+    return check.namespace or "*"
 
 
 def _print(rows: list[Row], output: str | None) -> None:

@@ -22,7 +22,7 @@ the source namespace it reads (get there).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -65,7 +65,16 @@ POLICY_RESOURCES: Mapping[str, tuple[str, str]] = {
     "RoleBinding": ("rbac.authorization.k8s.io", "rolebindings"),
 }
 
+# How much one change may ask: an authorizer check costs 350,000 of the 10,000,000 CEL cost units
+# the API server lets one admission request spend, so the policies check a bounded number and
+# refuse a change that asks for more (the user adds targets in steps). Same numbers in the YAML.
+MAX_TARGETS_PER_CHANGE = 20
+MAX_POLICY_TARGETS_PER_CHANGE = 12  # kind and namespace pairs
+MAX_POLICY_KINDS_EVERYWHERE = 5  # kinds answered by one cluster-wide check each
+MAX_POLICY_SOURCES_PER_CHANGE = 6
+
 Verb = Literal["create", "get"]
+Everywhere = Callable[[str, str], bool]  # (group, resource) -> may create it in every namespace
 
 
 @dataclass(frozen=True, order=True)
@@ -133,10 +142,19 @@ def source_tokens(obj: Obj, *, kind: str, namespace: str) -> list[str]:
     )
 
 
-def _split_names(entries: list[str], namespace: str, dialect: str, exclude: Iterable[str] = ()) -> list[str]:
+def _split_names(
+    entries: list[str],
+    namespace: str,
+    dialect: str,
+    exclude: Iterable[str] = (),
+    keywords: tuple[str, ...] = (),
+) -> list[str]:
+    """Names become n: tokens, anything else (keywords too, though shaped like names) p: tokens."""
     skip = set(exclude)
-    names = [f"n:{e}" for e in entries if _is_name(e) and e not in skip and e != namespace]
-    return names + [f"p:{dialect}:{e}" for e in entries if not _is_name(e)]
+    names = [
+        f"n:{e}" for e in entries if _is_name(e) and e not in keywords and e not in skip and e != namespace
+    ]
+    return names + [f"p:{dialect}:{e}" for e in entries if not _is_name(e) or e in keywords]
 
 
 def _native(labels: Mapping[str, Any], ann: Mapping[str, Any], namespace: str) -> list[str]:
@@ -145,9 +163,9 @@ def _native(labels: Mapping[str, Any], ann: Mapping[str, Any], namespace: str) -
     exclude = _list(ann, _NATIVE_EXCLUDE)
     selector = _text(ann, _NATIVE_SELECTOR)
     return (
-        _split_names(_list(ann, _NATIVE_TARGETS), namespace, "native", exclude)
+        _split_names(_list(ann, _NATIVE_TARGETS), namespace, "native", exclude, ("labeled",))
         + ([f"p:native-selector:{selector}"] if selector else [])
-        + [f"x:native:{e}" for e in exclude if not _is_name(e)]
+        + [f"x:native:{e}" for e in exclude if not _is_name(e) or e == "labeled"]
     )
 
 
@@ -168,8 +186,7 @@ def _kubemirror(labels: Mapping[str, Any], ann: Mapping[str, Any], namespace: st
     ):
         return []
     entries = _list(ann, kubemirror.TARGET_NAMESPACES)
-    names = [f"n:{e}" for e in entries if _is_name(e) and e != "all" and e != namespace]
-    return names + [f"p:kubemirror:{e}" for e in entries if not _is_name(e) or e == "all"]
+    return _split_names(entries, namespace, "kubemirror", keywords=("all", "all-labeled"))
 
 
 def _reflector(ann: Mapping[str, Any], kind: str, namespace: str) -> list[str]:
@@ -301,12 +318,6 @@ def policy_checks(new: Obj, old: Obj | None) -> list[Check]:
     tokens = policy_tokens(new)
     before = policy_tokens(old) if old is not None else []
     added = [t for t in tokens if t not in before]
-    new_spec, old_spec = _part(new, "spec"), _part(old, "spec")
-    selector_changed = (
-        old is not None
-        and "targetSelector" in new_spec
-        and ("targetSelector" not in old_spec or new_spec["targetSelector"] != old_spec["targetSelector"])
-    )
     out: list[Check] = []
     for token in added:
         letter, kind, rest = token[0], *token[2:].split(":", 1)
@@ -315,12 +326,71 @@ def policy_checks(new: Obj, old: Obj | None) -> list[Check]:
             out.append(Check("create", group, resource, rest, why="target"))
         elif letter == "s":
             out.append(Check("get", group, resource, rest, why="policy source"))
-    for kind in _policy_kinds(new_spec):
+    for kind in _pattern_kinds(new, old, tokens, before, added):
         prefix = f"p:{kind}:"
-        if (selector_changed and any(t.startswith(prefix) for t in tokens)) or _patterns_widen(
-            tokens, before, added, prefix=prefix
-        ):
-            group, resource = policy_resource(kind)
-            entries = ", ".join(t[len(prefix) :] for t in tokens if t.startswith(prefix))
-            out.append(Check("create", group, resource, "", why=f"pattern {entries}"))
+        group, resource = policy_resource(kind)
+        entries = ", ".join(t[len(prefix) :] for t in tokens if t.startswith(prefix))
+        out.append(Check("create", group, resource, "", why=f"pattern {entries}"))
     return out
+
+
+def _pattern_kinds(
+    new: Obj, old: Obj | None, tokens: list[str], before: list[str], added: list[str]
+) -> list[str]:
+    """The kinds whose target pattern (or targetSelector) this change adds or widens."""
+    new_spec, old_spec = _part(new, "spec"), _part(old, "spec")
+    selector_changed = (
+        old is not None
+        and "targetSelector" in new_spec
+        and ("targetSelector" not in old_spec or new_spec["targetSelector"] != old_spec["targetSelector"])
+    )
+    return [
+        kind
+        for kind in _policy_kinds(new_spec)
+        if (selector_changed and any(t.startswith(f"p:{kind}:") for t in tokens))
+        or _patterns_widen(tokens, before, added, prefix=f"p:{kind}:")
+    ]
+
+
+def over_budget(
+    new: Obj, old: Obj | None, *, group: str, resource: str, namespace: str, everywhere: Everywhere
+) -> str:
+    """Why the policies refuse this change for its size alone, or "" (see MAX_TARGETS_PER_CHANGE)."""
+    if not is_policy(new):
+        tokens = source_tokens(new, kind=str(new.get("kind", "")), namespace=namespace)
+        before = source_tokens(old, kind=str(new.get("kind", "")), namespace=namespace) if old else []
+        count = len([t for t in tokens if t.startswith("n:") and t not in before])
+        if count > MAX_TARGETS_PER_CHANGE and not everywhere(group, resource):
+            return (
+                f"this change adds {count} target namespaces; the admission policy checks at most "
+                f"{MAX_TARGETS_PER_CHANGE} per change for a user who may not create {resource} in every "
+                "namespace: add them in steps"
+            )
+        return ""
+    tokens = policy_tokens(new)
+    before = policy_tokens(old) if old is not None else []
+    added = [t for t in tokens if t not in before]
+    kinds = _policy_kinds(_part(new, "spec"))
+    answered = kinds[:MAX_POLICY_KINDS_EVERYWHERE]
+    pairs = [t[2:].split(":", 1)[0] for t in added if t.startswith("n:")]
+    if len(pairs) > MAX_POLICY_TARGETS_PER_CHANGE and not all(
+        k in answered and everywhere(*policy_resource(k)) for k in pairs
+    ):
+        return (
+            f"this change adds {len(pairs)} kind and target pairs; the admission policy checks at most "
+            f"{MAX_POLICY_TARGETS_PER_CHANGE} per change for a user who may not create those kinds in every "
+            "namespace: add them in steps"
+        )
+    if _pattern_kinds(new, old, tokens, before, added) and len(kinds) > MAX_POLICY_KINDS_EVERYWHERE:
+        return (
+            "a MirrorPolicy with a target pattern or targetSelector may name at most "
+            f"{MAX_POLICY_KINDS_EVERYWHERE} kinds (the admission policy checks at most "
+            f"{MAX_POLICY_KINDS_EVERYWHERE}); split it"
+        )
+    sources = len([t for t in added if t.startswith("s:")])
+    if sources > MAX_POLICY_SOURCES_PER_CHANGE:
+        return (
+            f"this change adds {sources} kinds to copy; the admission policy checks at most "
+            f"{MAX_POLICY_SOURCES_PER_CHANGE} per change: add them in steps"
+        )
+    return ""

@@ -87,6 +87,9 @@ class Reviewer:
         self._cluster = cluster
         self._answers: dict[tuple[str, str, str, str, str], bool] = {}
 
+    def everywhere(self, group: str, resource: str) -> bool:
+        return self.allowed(Check("create", group, resource, ""))
+
     def allowed(self, check: Check) -> bool:
         key = (check.verb, check.group, check.resource, check.namespace, check.name)
         if key not in self._answers:

@@ -1,0 +1,510 @@
+"""The admission policies of deploy/components/admission on the real API server, and
+`kubectl mirror can-i` giving the same answer for every case.
+
+One table: users who may write in some namespaces only create, update and retarget sources of
+every dialect, pull requests and MirrorPolicies, through the real `kubectl` impersonating them
+(`--as`, `--as-group`). Each case is first put to `kubectl mirror can-i -f` as that user, then
+sent to the API server; both must agree with the table. Real server only: the fake one has no
+admission policies (docs/testing.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.e2e.conftest import ROOT, need, run
+from tests.e2e.live_helpers import Watcher
+
+CONTROLLER = "system:serviceaccount:kubectl-mirror-system:kubectl-mirror"
+MANY = tuple(f"n{i:02}" for i in range(21))  # dave may create in each
+NAMESPACES = ("src", "t1", "t2", "t3", "readable", *MANY)
+RW = ["get", "list", "watch", "create", "update", "patch", "delete"]
+
+
+def _role(name: str, namespace: str, verbs: list[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": name, "namespace": namespace},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": verbs}],
+    }
+
+
+def _binding(role: str, namespace: str | None, subject: str, *, group: bool = False) -> dict[str, Any]:
+    kind = "Group" if group else "User"
+    meta: dict[str, Any] = {"name": f"{role}-{subject}"}
+    if namespace:
+        meta["namespace"] = namespace
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding" if namespace else "ClusterRoleBinding",
+        "metadata": meta,
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role" if namespace else "ClusterRole",
+            "name": role,
+        },
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": subject}],
+    }
+
+
+# alice: owns `src`, may create in t1 and t2, read in `readable`, author MirrorPolicies.
+# bob: owns `src`, may create ConfigMaps (not Secrets) in every namespace.
+# carol: owns `src`; the group team-t3 may create in t3.
+# dave: owns `src`, may create in the 21 namespaces of MANY (the policy checks 20 per change).
+RBAC: list[dict[str, Any]] = [
+    _role("owner", "src", RW),
+    *(_role("writer", ns, ["create"]) for ns in ("t1", "t2", "t3", *MANY)),
+    *(_binding("writer", ns, "dave") for ns in MANY),
+    _role("reader", "readable", ["get", "list"]),
+    *(_binding("owner", "src", user) for user in ("alice", "bob", "carol", "dave")),
+    _binding("writer", "t1", "alice"),
+    _binding("writer", "t2", "alice"),
+    _binding("reader", "readable", "alice"),
+    _binding("writer", "t3", "team-t3", group=True),
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "configmap-creator"},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]}],
+    },
+    _binding("configmap-creator", None, "bob"),
+    _binding("kubectl-mirror-policy-author", None, "alice"),
+    _binding("kubectl-mirror-policy-author", None, "dave"),
+]
+
+
+def obj(
+    kind: str = "ConfigMap",
+    *,
+    name: str = "s",
+    namespace: str = "src",
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    data: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": kind,
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels or {},
+            "annotations": annotations or {},
+        },
+        "data": data or {"k": "djE=" if kind == "Secret" else "v1"},
+    }
+
+
+def native(targets: str = "", kind: str = "ConfigMap", **annotations: str) -> dict[str, Any]:
+    ann = {"kubectl-mirror.io/targets": targets} if targets else {}
+    ann.update({f"kubectl-mirror.io/{k.replace('_', '-')}": v for k, v in annotations.items()})
+    return obj(kind, labels={"kubectl-mirror.io/source": "true"}, annotations=ann)
+
+
+def policy(
+    targets: list[str], *, source: str = "src", kinds: list[str] | None = None, **spec: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"source": {"namespace": source}, "targets": targets, **spec}
+    if kinds is not None:
+        body["source"]["kinds"] = kinds
+    return {
+        "apiVersion": "kubectl-mirror.io/v1alpha1",
+        "kind": "MirrorPolicy",
+        "metadata": {"name": "p"},
+        "spec": body,
+    }
+
+
+R = "reflector.v1.k8s.emberstack.com/"
+P = "replicator.v1.mittwald.de/"
+KM = "kubemirror.raczylo.com/"
+
+
+def reflector(**annotations: str) -> dict[str, Any]:
+    ann = {R + "reflection-allowed": "true", R + "reflection-auto-enabled": "true"}
+    ann.update({R + k.replace("_", "-"): v for k, v in annotations.items()})
+    return obj("Secret", annotations=ann)
+
+
+def kubemirror(targets: str) -> dict[str, Any]:
+    return obj(
+        labels={KM + "enabled": "true"}, annotations={KM + "sync": "true", KM + "target-namespaces": targets}
+    )
+
+
+def with_data(o: dict[str, Any], **data: str) -> dict[str, Any]:
+    return {**o, "data": data}
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    after: dict[str, Any]
+    allowed: bool
+    user: str = "alice"
+    groups: tuple[str, ...] = ()
+    before: dict[str, Any] | None = None  # created by the admin first: the case is an update
+    says: tuple[str, ...] = field(default=())  # what a denial's message must name
+
+
+CASES = [
+    # kubectl-mirror's own markers
+    Case("native-explicit-targets", native("t1,t2"), True),
+    Case("native-one-target-not-allowed", native("t1, t3"), False, says=("create", "configmaps", "t3")),
+    Case("native-whitespace-separated", native("t1 t2\nt3"), False, says=("create", "t3")),
+    Case("native-own-namespace-needs-nothing", native("src t1"), True),
+    Case("native-glob", native("t*"), False, says=("create", "every namespace")),
+    Case("native-all", native("*"), False, says=("create", "every namespace")),
+    Case("native-labeled", native("labeled"), False, says=("every namespace",)),
+    Case("native-selector", native(target_selector="env=prod"), False, says=("every namespace",)),
+    Case("native-excluded-name-needs-nothing", native("t1,t3", exclude="t3"), True),
+    Case("native-glob-by-cluster-wide-creator", native("t*"), True, user="bob"),
+    Case(
+        "native-secret-glob-by-configmap-creator",
+        native("t*", kind="Secret"),
+        False,
+        user="bob",
+        says=("secrets",),
+    ),
+    Case("native-group-grants-target", native("t3"), True, user="carol", groups=("team-t3",)),
+    Case("native-without-the-group", native("t3"), False, user="carol", says=("t3",)),
+    Case("targets-without-source-label", obj(annotations={"kubectl-mirror.io/targets": "*"}), True),
+    # how much one change may ask (one authorizer check costs 350,000 of 10,000,000)
+    Case("twenty-targets-by-tenant", native(",".join(MANY[:20])), True, user="dave"),
+    Case(
+        "twenty-one-targets-by-tenant", native(",".join(MANY)), False, user="dave", says=("21", "at most 20")
+    ),
+    Case(
+        "twenty-one-targets-in-two-steps",
+        native(",".join(MANY)),
+        True,
+        user="dave",
+        before=native(",".join(MANY[:20])),
+    ),
+    Case(
+        "many-targets-by-cluster-wide-creator", native(",".join(f"x{i}" for i in range(40))), True, user="bob"
+    ),
+    # updates: only what the change adds is checked
+    Case("retarget-adds-namespace", native("t1,t3"), False, before=native("t1"), says=("create", "t3")),
+    Case("retarget-removes-namespace", native("t1"), True, before=native("t1,t3")),
+    Case(
+        "remove-source-label", obj(annotations={"kubectl-mirror.io/targets": "t*"}), True, before=native("t*")
+    ),
+    Case(
+        "remove-exclude-readds-namespace",
+        native("t1,t3"),
+        False,
+        before=native("t1,t3", exclude="t3"),
+        says=("t3",),
+    ),
+    Case("edit-data-of-pattern-source", with_data(native("t*"), k="v2"), True, before=native("t*")),
+    Case("widen-pattern", native("*"), False, before=native("t*"), says=("every namespace",)),
+    Case(
+        "remove-pattern-exclude",
+        native("*"),
+        False,
+        before=native("*", exclude="t*"),
+        says=("every namespace",),
+    ),
+    # Mirrorverse
+    Case(
+        "mirrorverse-names",
+        obj("Secret", labels={"mirrorverse.dev/sync-source": "true", "mirrorverse.dev/targets": "t1_t2"}),
+        True,
+    ),
+    Case(
+        "mirrorverse-name-not-allowed",
+        obj("Secret", labels={"mirrorverse.dev/sync-source": "true", "mirrorverse.dev/targets": "t1_t3"}),
+        False,
+        says=("secrets", "t3"),
+    ),
+    # KubeMirror
+    Case("kubemirror-names", kubemirror("t1,t2"), True),
+    Case("kubemirror-all", kubemirror("all"), False, says=("every namespace",)),
+    Case("kubemirror-all-labeled", kubemirror("all-labeled"), False, says=("every namespace",)),
+    Case("kubemirror-glob-by-cluster-wide-creator", kubemirror("t?"), True, user="bob"),
+    # Reflector: auto mirrors go where both lists allow
+    Case("reflector-allowed-names", reflector(reflection_allowed_namespaces="t1,t2"), True),
+    Case(
+        "reflector-allowed-name-not-allowed",
+        reflector(reflection_allowed_namespaces="t1,t3"),
+        False,
+        says=("t3",),
+    ),
+    Case("reflector-every-namespace", reflector(), False, says=("every namespace",)),
+    Case(
+        "reflector-auto-name-within-regex",
+        reflector(reflection_auto_namespaces="t1", reflection_allowed_namespaces="t[0-9]"),
+        True,
+    ),
+    Case(
+        "reflector-auto-regex",
+        reflector(reflection_auto_namespaces="t[0-9]"),
+        False,
+        says=("every namespace",),
+    ),
+    Case("reflector-pull-readable", obj(annotations={R + "reflects": "readable/db"}), True),
+    Case(
+        "reflector-pull-unreadable", obj(annotations={R + "reflects": "t3/db"}), False, says=("get", "t3/db")
+    ),
+    Case(
+        "reflector-pull-create-only", obj(annotations={R + "reflects": "t1/db"}), False, says=("get", "t1/db")
+    ),
+    # Replicator
+    Case("replicator-names", obj("Secret", annotations={P + "replicate-to": "t1,t2"}), True),
+    Case(
+        "replicator-regex",
+        obj("Secret", annotations={P + "replicate-to": "t[0-9]"}),
+        False,
+        says=("every namespace",),
+    ),
+    Case(
+        "replicator-matching",
+        obj(annotations={P + "replicate-to-matching": "env=prod"}),
+        False,
+        says=("every namespace",),
+    ),
+    Case("replicator-pull-readable", obj("Secret", annotations={P + "replicate-from": "readable/db"}), True),
+    Case(
+        "replicator-pull-unreadable",
+        obj("Secret", annotations={P + "replicate-from": "t3/db"}),
+        False,
+        says=("get", "t3/db"),
+    ),
+    Case(
+        "replicator-pull-removed",
+        obj("Secret"),
+        True,
+        before=obj("Secret", annotations={P + "replicate-from": "t3/db"}),
+    ),
+    # MirrorPolicy
+    Case("policy-explicit-targets", policy(["t1", "t2"]), True),
+    Case("policy-target-not-allowed", policy(["t1", "t3"]), False, says=("create", "t3")),
+    Case("policy-pattern", policy(["t*"]), False, says=("every namespace",)),
+    Case(
+        "policy-target-selector",
+        policy([], targetSelector={"matchLabels": {"env": "prod"}}),
+        False,
+        says=("every namespace",),
+    ),
+    Case(
+        "policy-unreadable-source",
+        policy(["t1"], source="t1", kinds=["ConfigMap"]),
+        False,
+        says=("get", "t1"),
+    ),
+    Case("policy-readable-source", policy(["t1"], source="readable", kinds=["ConfigMap"]), True),
+    Case(
+        "policy-adds-kind",
+        policy(["t1"], kinds=["ConfigMap", "Deployment"]),
+        False,
+        before=policy(["t1"], kinds=["ConfigMap"]),
+        says=("deployments",),
+    ),
+    Case("policy-removes-target", policy(["t1"]), True, before=policy(["t1", "t3"])),
+    Case(
+        "policy-five-kinds-twenty-targets-by-admin",
+        policy(list(MANY[:20]), kinds=["ConfigMap", "Secret", "Service", "ServiceAccount", "Deployment"]),
+        True,
+        user="",
+    ),
+    Case(
+        "policy-thirteen-targets-by-tenant",
+        policy(list(MANY[:13]), kinds=["ConfigMap"]),
+        False,
+        user="dave",
+        says=("13", "at most 12"),
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    real_apiserver_session: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    """The real server with deploy/ and the admission component applied, the namespaces and
+    the users' RBAC; reset afterwards so the rest of the session starts clean."""
+    server = real_apiserver_session
+    server.reset()
+    home = tmp_path_factory.mktemp("admission")
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["HOME"] = str(home)
+    env.pop("KUBECONFIG", None)
+    kubectl = need("kubectl")
+    config = str(server.plane.kubeconfig)
+    done = run([kubectl, "--kubeconfig", config, "apply", "-k", str(ROOT / "examples" / "admission")], env)
+    assert done.returncode == 0, done.stderr
+    for name in NAMESPACES:
+        server.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    for item in RBAC:
+        server.create(item)
+    context = {"kubectl": kubectl, "kubeconfig": config, "env": env, "server": server, "home": home}
+    _wait_until_enforced(context)
+    try:
+        yield context
+    finally:
+        server.reset()
+
+
+def _kubectl(
+    ctx: dict[str, Any], *args: str, stdin: str | None = None, user: str = "", groups: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    who = [f"--as={user}"] if user else []
+    who += [f"--as-group={g}" for g in groups]
+    return run([ctx["kubectl"], "--kubeconfig", ctx["kubeconfig"], *who, *args], ctx["env"], stdin=stdin)
+
+
+def _wait_until_enforced(ctx: dict[str, Any], timeout: float = 30.0) -> None:
+    """A new policy takes a moment to reach the admission plugin: probe until it denies."""
+    probe = yaml.safe_dump(native("t3") | {"metadata": {**native("t3")["metadata"], "name": "probe"}})
+    deadline = time.monotonic() + timeout
+    while True:
+        done = _kubectl(ctx, "create", "--dry-run=server", "-f", "-", stdin=probe, user="alice")
+        if done.returncode != 0 and "kubectl-mirror" in done.stderr:
+            return
+        assert time.monotonic() < deadline, (
+            f"the admission policy is not enforced: {done.stdout}{done.stderr}"
+        )
+        time.sleep(0.2)
+
+
+def _delete(ctx: dict[str, Any], o: dict[str, Any]) -> None:
+    meta = o["metadata"]
+    where = ["-n", meta["namespace"]] if "namespace" in meta else []
+    kind = o["kind"].lower() + (".kubectl-mirror.io" if o["kind"] == "MirrorPolicy" else "")
+    _kubectl(ctx, "delete", kind, meta["name"], *where, "--ignore-not-found", "--wait=false")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_admission_and_can_i_agree_with_the_table(
+    cluster: dict[str, Any], case: Case, tmp_path: Path
+) -> None:
+    ctx = cluster
+    _delete(ctx, case.after)
+    try:
+        if case.before is not None:
+            done = _kubectl(ctx, "create", "-f", "-", stdin=yaml.safe_dump(case.before))
+            assert done.returncode == 0, done.stderr
+        manifest = tmp_path / "after.yaml"
+        manifest.write_text(yaml.safe_dump(case.after))
+        who = [f"--as={case.user}"] if case.user else []
+        who += [f"--as-group={g}" for g in case.groups]
+        can = run(
+            [ctx["kubectl"], "mirror", "can-i", "-f", str(manifest), "--kubeconfig", ctx["kubeconfig"], *who],
+            ctx["env"],
+        )
+        assert "Traceback" not in can.stderr
+        assert can.returncode == (0 if case.allowed else 1), can.stdout + can.stderr
+        verb = "replace" if case.before is not None else "create"
+        done = _kubectl(ctx, verb, "-f", str(manifest), user=case.user, groups=case.groups)
+        if case.allowed:
+            assert done.returncode == 0, done.stderr
+        else:
+            assert done.returncode != 0
+            assert "ValidatingAdmissionPolicy" in done.stderr and "kubectl-mirror" in done.stderr, done.stderr
+            for word in case.says:
+                assert word in done.stderr, done.stderr
+                assert word in can.stdout, can.stdout
+    finally:
+        _delete(ctx, case.after)
+
+
+def test_can_i_reads_sources_already_in_the_cluster(cluster: dict[str, Any]) -> None:
+    ctx = cluster
+    source = native("t1,t3") | {"metadata": {**native("t1,t3")["metadata"], "name": "existing"}}
+    assert _kubectl(ctx, "create", "-f", "-", stdin=yaml.safe_dump(source)).returncode == 0
+    try:
+        done = run(
+            [
+                ctx["kubectl"],
+                "mirror",
+                "can-i",
+                "-n",
+                "src",
+                "-o",
+                "json",
+                "--kubeconfig",
+                ctx["kubeconfig"],
+                "--as=alice",
+            ],
+            ctx["env"],
+        )
+        assert done.returncode == 1, done.stderr
+        rows = {(r["source"], r["target"]): r for r in json.loads(done.stdout)}
+        assert rows[("ConfigMap src/existing", "t1")]["allowed"] is True
+        assert rows[("ConfigMap src/existing", "t3")]["allowed"] is False
+        assert rows[("ConfigMap src/existing", "t3")]["missing"] == "create configmaps in t3"
+    finally:
+        _delete(ctx, source)
+
+
+def test_the_controller_is_not_denied(cluster: dict[str, Any], tmp_path: Path) -> None:
+    """sync and watch, as the controller's service account of deploy/, create mirrors into
+    namespaces no tenant may write and fill a pull request there."""
+    ctx = cluster
+    token = _kubectl(ctx, "create", "token", "kubectl-mirror", "-n", "kubectl-mirror-system")
+    assert token.returncode == 0, token.stderr
+    plane = ctx["server"].plane
+    config = tmp_path / "controller.kubeconfig"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": "real",
+                        "cluster": {"server": plane.url, "certificate-authority": str(plane.certs.ca.cert)},
+                    }
+                ],
+                "users": [{"name": "controller", "user": {"token": token.stdout.strip()}}],
+                "contexts": [{"name": "real", "context": {"cluster": "real", "user": "controller"}}],
+                "current-context": "real",
+            }
+        )
+    )
+    allowed = {R + "reflection-allowed": "true", R + "reflection-allowed-namespaces": "t3"}
+    pulled = obj(name="pulled", annotations=allowed, data={"k": "from-src"})
+    request = obj(name="pulled", namespace="t3", annotations={R + "reflects": "src/pulled"}, data={})
+    first = native("t1,t3") | {"metadata": {**native("t1,t3")["metadata"], "name": "first"}}
+    for item in (pulled, request, first):  # as the admin, who may
+        assert _kubectl(ctx, "create", "-f", "-", stdin=yaml.safe_dump(item)).returncode == 0
+    mirror = [ctx["kubectl"], "mirror"]
+    done = run([*mirror, "sync", "-A", "--kubeconfig", str(config)], ctx["env"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    for ns in ("t1", "t3"):
+        assert _kubectl(ctx, "get", "configmap", "first", "-n", ns).returncode == 0
+    filled = json.loads(_kubectl(ctx, "get", "configmap", "pulled", "-n", "t3", "-o", "json").stdout)
+    assert filled["data"] == {"k": "from-src"}
+
+    watcher = Watcher(
+        [*mirror, "watch", "-A", "--kubeconfig", str(config)], ctx["env"], tmp_path / "watch.log"
+    )
+    try:
+        second = native("t2,t3") | {"metadata": {**native("t2,t3")["metadata"], "name": "second"}}
+        assert _kubectl(ctx, "create", "-f", "-", stdin=yaml.safe_dump(second)).returncode == 0
+        deadline = time.monotonic() + 60
+        while _kubectl(ctx, "get", "configmap", "second", "-n", "t3").returncode != 0:
+            assert watcher.proc.poll() is None, watcher.output()
+            assert time.monotonic() < deadline, watcher.output()
+            time.sleep(0.2)
+        assert "denied" not in watcher.output()
+    finally:
+        watcher.stop()
+        for item in (pulled, request, first):
+            _delete(ctx, item)
+        for ns in ("src", "t1", "t2", "t3"):
+            _kubectl(ctx, "delete", "configmap", "first", "second", "-n", ns, "--ignore-not-found")
