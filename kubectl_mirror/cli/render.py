@@ -14,6 +14,7 @@ from kubectl_mirror.errors import InputError, Ref
 
 if TYPE_CHECKING:
     from kubectl_mirror.engine.model import Obj
+    from kubectl_mirror.engine.plan import Item, Outcome
 
 
 def register(app: typer.Typer) -> None:
@@ -83,7 +84,7 @@ def render(
 ) -> None:
     """Render mirror manifests from files (offline)."""
     from kubectl_mirror.engine.plan import render_all
-    from kubectl_mirror.io.documents import read_inputs
+    from kubectl_mirror.io.documents import TextItem, read_inputs
     from kubectl_mirror.io.filenames import is_kustomization
     from kubectl_mirror.options import RawOptions, build_engine_options
 
@@ -107,7 +108,10 @@ def render(
         "template-timeout-ms": template_timeout_ms,
     }
     options = build_engine_options(RawOptions({k: v for k, v in raw.items() if v is not None}))
-    items = read_inputs(paths or ["-"])
+    # --all writes unchanged inputs as they were read where it can: dumping them costs more than
+    # reading them did (bench/render.py --reading).
+    keep_text = all_ and output == "yaml" and output_dir is None and not explain
+    items = read_inputs(paths or ["-"], keep_text=keep_text)
     items = [i for i in items if not is_kustomization(i.obj, i.file)]  # never sources, not objects
     # The inputs live until exit: keep the collector from walking them again and again.
     import gc
@@ -127,28 +131,25 @@ def render(
         return
     from kubectl_mirror.io.emit import json_list, write_yaml_stream
 
-    objs = list(outcome.mirrors)
-    if all_:
-        objs = _passthrough(items, outcome) + objs
-    if output == "yaml":
-        write_yaml_stream(objs, sys.stdout)
-    else:
+    passed = _passthrough(items, outcome) if all_ else []
+    objs = [item.obj for item in passed] + list(outcome.mirrors)
+    if output == "json":
         sys.stdout.write(json_list(objs))
+        return
+    texts = [item.text if isinstance(item, TextItem) else None for item in passed]
+    write_yaml_stream(objs, sys.stdout, texts=texts + [None] * len(outcome.mirrors))
 
 
-def _passthrough(items: list, outcome: object) -> list:  # type: ignore[type-arg]
+def _passthrough(items: list[Item], outcome: Outcome) -> list[Item]:
+    """The inputs --all writes out: all but the mirrors, ours or pulls the run filled in."""
     from kubectl_mirror.engine.model import ObjectKey
-    from kubectl_mirror.engine.plan import Outcome
     from kubectl_mirror.service import is_our_mirror
 
-    assert isinstance(outcome, Outcome)
-    out = []
-    for item in items:
-        obj = item.obj
-        if ObjectKey.of(obj) in outcome.filled_pulls or is_our_mirror(obj):
-            continue
-        out.append(obj)
-    return out
+    return [
+        item
+        for item in items
+        if ObjectKey.of(item.obj) not in outcome.filled_pulls and not is_our_mirror(item.obj)
+    ]
 
 
 def _write_dir(root: Path, mirrors: Sequence[Obj], *, check: bool) -> None:

@@ -3,6 +3,9 @@
 libyaml's emitter (through PyYAML) is used when present: rendering 200,000 mirrors is bounded
 by serialization, and the pure-Python emitters are an order of magnitude slower. Multi-line
 strings are written as literal blocks so rendered config files stay readable in review.
+
+A stream may also copy documents out as they were read (render --all's unchanged inputs): their
+text comes from io.yamlload, which only hands out text that reads back as the object it stands for.
 """
 
 from __future__ import annotations
@@ -104,8 +107,26 @@ def yaml_stream(objs: Sequence[Any]) -> str:
     return out.getvalue()
 
 
-def write_yaml_stream(objs: Sequence[Any], out: Any) -> None:
-    """`yaml_stream` written straight to `out` (a text stream), never held whole in memory."""
+def write_yaml_stream(objs: Sequence[Any], out: Any, *, texts: Sequence[str | None] = ()) -> None:
+    """`yaml_stream` written straight to `out` (a text stream), never held whole in memory.
+    `texts[i]`, if given and not None, is written after a `---` line in place of dumping objs[i]
+    (a document's text as read, ending with a line break)."""
+    if not texts:
+        _dump_stream(objs, out)
+        return
+    dumped: list[Any] = []
+    for obj, text in zip(objs, texts, strict=True):
+        if text is None:
+            dumped.append(obj)
+            continue
+        _dump_stream(dumped, out)
+        dumped = []
+        out.write("---\n")
+        out.write(text)
+    _dump_stream(dumped, out)
+
+
+def _dump_stream(objs: Sequence[Any], out: Any) -> None:
     if objs:
         yaml.dump_all(
             objs,

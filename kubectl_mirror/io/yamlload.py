@@ -14,7 +14,9 @@ parser where the extension is missing, as in the krew archive) feeds one iterati
   ignored (as kubectl does), and scalar keys that are not strings become their text;
 - it counts the nodes aliases add, across everything one run reads, and stops past a budget;
 - it stops past MAX_DEPTH levels;
-- its messages give a line and column, never content (key names excepted).
+- its messages give a line and column, never content (key names excepted);
+- on request (`copy`), it notes each document's own text when writing that text out again is
+  sure to read back as the value built (render --all copies unchanged inputs out that way).
 
 It must not read files, print, or know what a Kubernetes object is.
 """
@@ -133,6 +135,11 @@ class Document:
     # (offset of an alias, offset where its anchored node starts): a text slice holding the alias
     # but not the anchor cannot be copied out on its own.
     aliases: list[tuple[int, int]] = field(default_factory=list)
+    # With `copy`: the document as written, from the line after its `---` (or the stream's start)
+    # to where its root mapping ends, comments included; None unless that text reads back as
+    # `value` under YAML 1.2 (this loader) and 1.1 (PyYAML, older kubectl) alike (_Builder.copying
+    # and _document_text decide).
+    text: str | None = None
 
 
 # --- scalars: the YAML 1.2 core schema, as ruamel's resolver (the loader used before) has it ---
@@ -203,6 +210,29 @@ def _plain(text: str) -> Any:
 def reads_as_string(text: str) -> bool:
     """Whether `text` written as a plain scalar reads back as that string (YAML 1.2 core)."""
     return isinstance(_plain(text), str)
+
+
+# What YAML 1.1 reads as something other than a string, by first character (PyYAML's table). Every
+# first character the 1.2 core schema reads as something else is in it too: a plain scalar whose
+# first character is not is a string in both.
+_YAML_1_1: dict[str, tuple[re.Pattern[str], ...]] = {
+    first: tuple(regexp for _, regexp in resolvers)
+    for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
+}
+_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?\Z")
+
+
+def _reads_alike(text: str, value: Any) -> bool:
+    """Whether the plain scalar `text`, read here as `value`, is read as that value by YAML 1.1
+    too: no timestamp, `yes`, `0o17` or `1e5` that one version reads as a string and the other
+    not. Numbers must be plain decimals (no `017`, which 1.1 reads as octal, no `_` or `+`)."""
+    kind = type(value)
+    if kind is str:
+        resolvers = _YAML_1_1.get(text[:1])
+        return resolvers is None or not any(regexp.match(text) for regexp in resolvers)
+    if kind is int or kind is float:
+        return _DECIMAL.match(text) is not None
+    return True  # bool, None: the words the 1.2 core schema reads, 1.1 reads alike
 
 
 def _tagged(tag: str, text: str) -> Any:
@@ -287,11 +317,17 @@ class _Builder:
     problems are recorded against the depth-2 node they are in (the KRM function passes such
     items through as written) and only problems outside one are raised."""
 
-    def __init__(self, *, budget: AliasBudget, index: int, outline: bool, strict: bool) -> None:
+    def __init__(
+        self, *, budget: AliasBudget, index: int, outline: bool, strict: bool, copying: bool = False
+    ) -> None:
         self.budget = budget
         self.index = index
         self.outline = outline
         self.strict = strict
+        # Still sure the text reads back as the value built: anchors, aliases, merge keys, tags
+        # and plain scalars the two YAML versions read apart each turn it off (checks then stop).
+        self.copying = copying
+        self.root_end = -1
         self.stack: list[_Open] = []
         self.anchors: dict[str, _Anchor] = {}
         self.doc = Document(value=None, index=index)
@@ -331,17 +367,24 @@ class _Builder:
                 self.take_key(parent, _MERGE, event)
             else:
                 self.take_key(parent, text, event)
+            if self.copying and not _key_reads_alike(event):
+                self.copying = False
             if event.anchor is not None:
                 self.anchors[event.anchor] = _Anchor(text, 1, event.start_mark.index, False)
             return
         tag = event.tag
         if tag is None and event.implicit[0]:
             value = _plain(event.value)
+            if self.copying and event.value[:1] in _YAML_1_1 and not _reads_alike(event.value, value):
+                self.copying = False
         elif tag is None or tag == "!":
             value = event.value
+            self.copying = self.copying and tag is None
         else:
             value = _tagged(tag, event.value)
+            self.copying = False
         if event.anchor is not None:
+            self.copying = False
             self.anchors[event.anchor] = _Anchor(value, 1, event.start_mark.index, False)
         self.add(value, 1, event.start_mark, event.end_mark, flow=False)
 
@@ -350,6 +393,7 @@ class _Builder:
         anchor = self.anchors.get(event.anchor)
         if anchor is None:
             raise self.fail("an alias refers to an anchor not defined before it", mark)
+        self.copying = False
         if self.outline:
             self.doc.aliases.append((mark.index, anchor.start))
         if anchor.open:
@@ -382,6 +426,8 @@ class _Builder:
             else:
                 slot = len(parent.values)
         frame = _Open(is_map, slot, event.start_mark, event.anchor, bool(event.flow_style))
+        if self.copying and (event.anchor is not None or event.tag is not None):
+            self.copying = False
         if event.anchor is not None:
             self.anchors[event.anchor] = _Anchor(None, 0, event.start_mark.index, True)
         stack.append(frame)
@@ -431,6 +477,7 @@ class _Builder:
             self.doc.value = value
             self.doc.root_start = start.index
             self.doc.root_flow = flow
+            self.root_end = end.index
             return
         parent = stack[-1]
         parent.size += size
@@ -458,6 +505,18 @@ class _Builder:
         path = (slot,) if len(self.stack) == 1 else (self.stack[1].slot, slot)
         key_start = parent.key_start if parent.is_map else start.index
         self.doc.spans[path] = Span(start.index, end.index, start.column, key_start, start.line + 1, flow)
+
+
+def _key_reads_alike(event: Any) -> bool:
+    """A scalar key every reader takes for the same string: no tag or anchor, and quoted, or
+    plain text that YAML 1.1 and 1.2 both read as that string (not `1`, `null`, `on`, `<<`)."""
+    if event.tag is not None or event.anchor is not None:
+        return False
+    text = event.value
+    if not event.implicit[0] or text[:1] not in _YAML_1_1:
+        return True
+    value = _plain(text)
+    return type(value) is str and _reads_alike(text, value)
 
 
 def _show(key: str) -> str:
@@ -532,10 +591,12 @@ def iter_documents(
     outline: bool = False,
     strict: bool = True,
     pure: bool = False,
+    copy: bool = False,
 ) -> Iterator[Document]:
     """Every document of a stream, in order; raises YamlError (never another YAML error).
     `outline` records spans and aliases (the KRM function copies unchanged items out of the
-    text); `pure` forces PyYAML's pure-Python parser (tests of the krew archive's path)."""
+    text); `copy` sets each document's `text` where it can stand for the value (render --all);
+    `pure` forces PyYAML's pure-Python parser (tests of the krew archive's path)."""
     text = _strip_bom(text)
     try:
         parser = _parser(text, pure=pure)
@@ -543,6 +604,7 @@ def iter_documents(
         raise _syntax_error(err, text, 1) from None
     index = 0
     builder: _Builder | None = None
+    head = -1  # where the current document's own text starts (copy), -1 if it cannot be copied
     get = parser.get_event
     scalar_event, alias_event = ev.ScalarEvent, ev.AliasEvent
     seq_start, map_start = ev.SequenceStartEvent, ev.MappingStartEvent
@@ -567,12 +629,17 @@ def iter_documents(
                 elif kind is alias_event:
                     builder.alias(event)
                 elif kind is doc_end:
+                    if builder.copying:
+                        builder.doc.text = _document_text(text, builder, head)
                     yield builder.doc
                     builder = None
                 continue
             if kind is doc_start:
                 index += 1
-                builder = _Builder(budget=budget, index=index, outline=outline, strict=strict)
+                head = _head(text, event, index) if copy else -1
+                builder = _Builder(
+                    budget=budget, index=index, outline=outline, strict=strict, copying=head >= 0
+                )
             elif kind is ev.StreamEndEvent:
                 return
     except RecursionError:  # not expected (nothing here recurses), but never a traceback
@@ -581,6 +648,50 @@ def iter_documents(
         dispose = getattr(parser, "dispose", None)
         if dispose is not None:
             dispose()
+
+
+# --- a document's own text (copy) ----------------------------------------------------------------
+
+# Line breaks the parser normalizes (CR, NEL, LS, PS) and byte-order marks: a text holding any of
+# them would not come out as it reads.
+_NON_ASCII_NOT_AS_WRITTEN = ("\x85", "\u2028", "\u2029", "\ufeff")
+_NEXT_DOCUMENT = ("---", "...", "%")
+
+
+def _head(text: str, event: Any, index: int) -> int:
+    """Where a document's own text starts: the line after its `---`, or the stream's start for a
+    first document without one; -1 when it cannot be copied (directives, content after `---`)."""
+    if event.version is not None or event.tags:
+        return -1  # %YAML / %TAG directives change how the text reads
+    if not event.explicit:
+        return 0 if index == 1 else -1
+    after = event.end_mark.index
+    stop = text.find("\n", after)
+    rest = text[after:] if stop < 0 else text[after:stop]
+    if rest.strip(" \t") and not rest.lstrip(" \t").startswith("#"):
+        return -1  # `--- {a: 1}`, `--- !!map`, `--- |`: the root starts on the `---` line
+    return -1 if stop < 0 else stop + 1
+
+
+def _document_text(text: str, builder: _Builder, head: int) -> str | None:
+    """The document's text from `head` to where its root ends, if it can be written after a
+    `---` line of its own and read back as the same value; None otherwise."""
+    doc, start, end = builder.doc, builder.doc.root_start, builder.root_end
+    if type(doc.value) is not dict or doc.root_flow or not head <= start < end <= len(text):
+        return None  # only block mappings: JSON or flow documents are dumped as YAML
+    if start > 0 and text[start - 1] != "\n":
+        return None  # the root mapping must start at column 0
+    if end < len(text) and not text.startswith(_NEXT_DOCUMENT, end):
+        return None  # not where a document ends: the offsets are not what they should be
+    if not all(line.lstrip(" \t")[:1] in ("", "#") for line in text[head:start].split("\n")):
+        return None  # only comments may come before the root (never `...`)
+    body = text[head:end]
+    # Without its final line break, a last `key: |` would gain one if a line break were added.
+    if not body.endswith("\n") or "\r" in body:
+        return None
+    if not body.isascii() and any(char in body for char in _NON_ASCII_NOT_AS_WRITTEN):
+        return None
+    return body
 
 
 def load_all(text: str, *, budget: AliasBudget, pure: bool = False) -> list[Any]:
