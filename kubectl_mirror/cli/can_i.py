@@ -144,10 +144,11 @@ def _from_files(
 
 
 def _target(check: Check) -> str:
-    """The namespace written to, `*` for every namespace, or `from <ns>[/<name>]` for a read."""
+    """The namespace written to, the pattern that needs every namespace, or `from <ns>[/<name>]`
+    for a read."""
     if check.verb == "get":
         return "from " + (f"{check.namespace}/{check.name}" if check.name else check.namespace)
-    return check.namespace or "*"
+    return check.namespace or check.why.removeprefix("pattern ") or "*"
 
 
 def _print(rows: list[Row], output: str | None) -> None:

@@ -259,7 +259,7 @@ def source_checks(
     added = [t for t in tokens if t not in before]
     out = [Check("create", group, resource, t[2:], why="target") for t in added if t.startswith("n:")]
     if _patterns_widen(tokens, before, added, prefix="p:"):
-        entries = ", ".join(t[2:] for t in tokens if t.startswith("p:"))
+        entries = ", ".join(t.split(":", 2)[2] for t in tokens if t.startswith("p:"))
         out.append(Check("create", group, resource, "", why=f"pattern {entries}"))
     for token in added:
         if token.startswith("g:"):

@@ -508,3 +508,102 @@ def test_the_controller_is_not_denied(cluster: dict[str, Any], tmp_path: Path) -
             _delete(ctx, item)
         for ns in ("src", "t1", "t2", "t3"):
             _kubectl(ctx, "delete", "configmap", "first", "second", "-n", ns, "--ignore-not-found")
+
+
+def _random_markers(rng: Any) -> dict[str, Any]:
+    """An object with a random mix of every dialect's markers, entries from a small alphabet
+    of names the users may or may not write to, keywords, patterns and separators."""
+    entries = [
+        "t1",
+        "t2",
+        "t3",
+        "src",
+        "n05",
+        "t*",
+        "*",
+        "labeled",
+        "all",
+        "all-labeled",
+        "t[0-9]",
+        "T1",
+        "readable",
+    ]
+    seps = [",", ", ", " ", "\n", "\t", ",,"]
+
+    def some(alphabet: list[str] = entries) -> str:
+        picked = rng.sample(alphabet, rng.randint(0, 3))
+        return "".join(e + rng.choice(seps) for e in picked).strip(rng.choice(["", " ", ","]))
+
+    kind = rng.choice(["ConfigMap", "Secret"])
+    labels: dict[str, str] = {}
+    ann: dict[str, str] = {}
+    if rng.random() < 0.5:
+        labels["kubectl-mirror.io/source"] = rng.choice(["true", "True", "false"])
+        ann["kubectl-mirror.io/targets"] = some()
+        if rng.random() < 0.3:
+            ann["kubectl-mirror.io/exclude"] = some()
+        if rng.random() < 0.2:
+            ann["kubectl-mirror.io/target-selector"] = "env=prod"
+    if rng.random() < 0.2:
+        labels["mirrorverse.dev/sync-source"] = "true"
+        labels["mirrorverse.dev/targets"] = "_".join(rng.sample(["t1", "t2", "t3", "src"], rng.randint(1, 3)))
+    if rng.random() < 0.2:
+        labels[KM + "enabled"] = "true"
+        ann[KM + "sync"] = rng.choice(["true", "false"])
+        ann[KM + "target-namespaces"] = some()
+    if rng.random() < 0.3:
+        ann[R + "reflection-allowed"] = "true"
+        ann[R + "reflection-auto-enabled"] = rng.choice(["true", "false"])
+        for key in ("reflection-allowed-namespaces", "reflection-auto-namespaces"):
+            if rng.random() < 0.6:
+                ann[R + key] = some(["t1", "t2", "t3", "t[0-9]", "src"])
+        if rng.random() < 0.2:
+            ann[R + "reflection-auto-namespaces-selector"] = "env=prod"
+    if rng.random() < 0.2:
+        ann[P + "replicate-to"] = some(["t1", "t2", "t3", "t[0-9]"])
+    if rng.random() < 0.15:
+        ann[R + "reflects"] = rng.choice(["readable/db", "t3/db", "t1/db", "bad"])
+    if rng.random() < 0.15:
+        ann[P + "replicate-from"] = rng.choice(["readable/db", "t3/db"])
+    o = obj(kind, name="random", labels=labels, annotations=ann)
+    return o
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_can_i_agrees_with_the_policy_on_random_markers(
+    cluster: dict[str, Any], seed: int, tmp_path: Path
+) -> None:
+    """The CEL and engine/permissions.py are two spellings of one rule: on random mixes of
+    every dialect's markers, creates and updates, both give the same yes or no."""
+    import random
+
+    from kubectl_mirror.engine.permissions import checks, over_budget
+    from kubectl_mirror.io.cluster import ClusterOptions, connect
+    from kubectl_mirror.live.access import Reviewer
+
+    ctx = cluster
+    rng = random.Random(seed)
+    disagree = []
+    for round_ in range(15):
+        user = rng.choice(["alice", "bob", "dave"])
+        new = _random_markers(rng)
+        old = _random_markers(rng) | {"kind": new["kind"]} if rng.random() < 0.4 else None
+        _delete(ctx, new)
+        if old is not None:
+            old["data"] = new["data"]
+            done = _kubectl(ctx, "create", "-f", "-", stdin=yaml.safe_dump(old))
+            assert done.returncode == 0, done.stderr
+        verb = "replace" if old is not None else "create"
+        sent = _kubectl(ctx, verb, "--dry-run=server", "-f", "-", stdin=yaml.safe_dump(new), user=user)
+        assert sent.returncode == 0 or "kubectl-mirror" in sent.stderr, sent.stderr
+        cluster_as = connect(ClusterOptions(kubeconfig=ctx["kubeconfig"], impersonate=user))
+        reviewer = Reviewer(cluster_as)
+        resource = "configmaps" if new["kind"] == "ConfigMap" else "secrets"
+        needs = checks(new, old, group="", resource=resource, namespace="src")
+        allowed = all(reviewer.allowed(c) for c in needs) and not over_budget(
+            new, old, group="", resource=resource, namespace="src", everywhere=reviewer.everywhere
+        )
+        if allowed != (sent.returncode == 0):
+            disagree.append((round_, user, new["metadata"], old and old["metadata"], sent.stderr.strip()))
+        _delete(ctx, new)
+    assert not disagree, disagree

@@ -1,0 +1,227 @@
+"""engine/permissions.py: what asking for mirrors requires of the requesting user.
+
+The same rules run as CEL in deploy/components/admission/; tests/e2e/test_admission.py checks
+that the two agree on a real API server. These pin the reduction itself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kubectl_mirror.engine.permissions import (
+    MAX_TARGETS_PER_CHANGE,
+    Check,
+    checks,
+    over_budget,
+    policy_tokens,
+    source_tokens,
+)
+
+R = "reflector.v1.k8s.emberstack.com/"
+P = "replicator.v1.mittwald.de/"
+KM = "kubemirror.raczylo.com/"
+
+
+def obj(kind: str = "ConfigMap", labels: dict[str, str] | None = None, **annotations: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": kind,
+        "metadata": {"name": "s", "namespace": "src", "labels": labels or {}, "annotations": annotations},
+    }
+
+
+def native(targets: str, **annotations: str) -> dict[str, Any]:
+    return obj(
+        labels={"kubectl-mirror.io/source": "true"}, **{"kubectl-mirror.io/targets": targets, **annotations}
+    )
+
+
+def tokens(o: dict[str, Any]) -> list[str]:
+    return source_tokens(o, kind=o["kind"], namespace="src")
+
+
+def required(new: dict[str, Any], old: dict[str, Any] | None = None) -> list[tuple[str, str, str]]:
+    found = checks(new, old, group="", resource="configmaps", namespace="src")
+    return [(c.verb, c.namespace, c.name) for c in found]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (native("a,b"), ["n:a", "n:b"]),
+        (native(" a \tb\nc,,d "), ["n:a", "n:b", "n:c", "n:d"]),
+        (native("src,a"), ["n:a"]),  # never mirrored into its own namespace
+        (native("team-*"), ["p:native:team-*"]),
+        (native("labeled"), ["p:native:labeled"]),  # a keyword, though shaped like a name
+        (native("Team_A"), ["p:native:Team_A"]),  # not a valid name: counted as a pattern
+        (native("a,b", **{"kubectl-mirror.io/exclude": "b,x-*"}), ["n:a", "x:native:x-*"]),
+        (native("", **{"kubectl-mirror.io/target-selector": " env=prod "}), ["p:native-selector:env=prod"]),
+        (obj(labels={"kubectl-mirror.io/source": "TRUE"}, **{"kubectl-mirror.io/targets": "a"}), ["n:a"]),
+        (obj(labels={"kubectl-mirror.io/source": "false"}, **{"kubectl-mirror.io/targets": "a"}), []),
+        (obj(**{"kubectl-mirror.io/targets": "*"}), []),  # no source label: not a source
+        (
+            obj("Secret", {"mirrorverse.dev/sync-source": "true", "mirrorverse.dev/targets": "a_b"}),
+            ["n:a", "n:b"],
+        ),
+        (obj("Service", {"mirrorverse.dev/sync-source": "true", "mirrorverse.dev/targets": "a"}), []),
+        (
+            obj(labels={KM + "enabled": "true"}, **{KM + "sync": "true", KM + "target-namespaces": "a,all"}),
+            ["n:a", "p:kubemirror:all"],
+        ),
+        (
+            obj(
+                labels={KM + "enabled": "true"},
+                **{KM + "sync": "true", KM + "target-namespaces": "all-labeled"},
+            ),
+            ["p:kubemirror:all-labeled"],
+        ),
+        (
+            obj(
+                labels={KM + "enabled": "true"},
+                **{KM + "sync": "true", KM + "exclude": "true", KM + "target-namespaces": "a"},
+            ),
+            [],
+        ),
+        (obj(labels={KM + "enabled": "true"}, **{KM + "target-namespaces": "a"}), []),  # no sync annotation
+        (
+            obj(**{P + "replicate-to": "a,b[0-9]", P + "replicate-to-matching": "x=y"}),
+            ["n:a", "p:replicator:b[0-9]", "p:replicator-selector:x=y"],
+        ),
+        (obj("Service", **{P + "replicate-to": "a"}), []),  # not one of Replicator's kinds
+        (obj(**{R + "reflects": " ns/name "}), ["g:ns/name"]),
+        (obj(**{P + "replicate-from": "ns/"}), []),  # malformed: the engine refuses it anyway
+    ],
+)
+def test_markers_reduce_to_tokens(source: dict[str, Any], expected: list[str]) -> None:
+    assert tokens(source) == expected
+
+
+def reflector(**annotations: str) -> dict[str, Any]:
+    return obj(
+        **{R + "reflection-allowed": "true", R + "reflection-auto-enabled": "true"},
+        **{R + k: v for k, v in annotations.items()},
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (reflector(), ["p:reflector:*"]),  # empty lists: every namespace
+        (reflector(**{"reflection-allowed-namespaces": "a,b"}), ["n:a", "n:b"]),  # only the allowed names
+        (reflector(**{"reflection-allowed-namespaces": "a,b", "reflection-auto-namespaces": "b,c"}), ["n:b"]),
+        (
+            reflector(**{"reflection-allowed-namespaces": "a,b", "reflection-auto-namespaces": "b-.*"}),
+            ["n:a", "n:b"],
+        ),
+        (
+            reflector(**{"reflection-allowed-namespaces": "t-.*", "reflection-auto-namespaces": "t-1"}),
+            ["n:t-1", "x:reflector:t-.*"],
+        ),
+        (obj(**{R + "reflection-auto-enabled": "true"}), []),  # not allowed: not a source
+    ],
+)
+def test_reflector_auto_mirrors_go_where_both_lists_allow(
+    source: dict[str, Any], expected: list[str]
+) -> None:
+    assert tokens(source) == expected
+
+
+def test_a_new_source_needs_create_in_each_target_and_everywhere_for_a_pattern() -> None:
+    assert required(native("a,team-*")) == [("create", "a", ""), ("create", "", "")]
+
+
+def test_removing_targets_or_markers_needs_nothing() -> None:
+    assert required(native("a"), old=native("a,b")) == []
+    assert required(obj(), old=native("*")) == []
+    assert required(native("team-*", **{"kubectl-mirror.io/exclude": "team-x"}), old=native("team-*")) == []
+
+
+def test_an_update_is_checked_for_what_it_adds() -> None:
+    assert required(native("a,b"), old=native("a")) == [("create", "b", "")]
+    assert required(native("*"), old=native("team-*")) == [("create", "", "")]
+
+
+def test_removing_a_narrowing_entry_widens_a_pattern() -> None:
+    before = native("*", **{"kubectl-mirror.io/exclude": "kube-*"})
+    assert required(native("*"), old=before) == [("create", "", "")]
+    named = native("a,b", **{"kubectl-mirror.io/exclude": "b"})
+    assert required(native("a,b"), old=named) == [("create", "b", "")]
+
+
+def test_a_pull_needs_get_on_the_object_it_reads() -> None:
+    assert required(obj(**{R + "reflects": "team-b/db"})) == [("get", "team-b", "db")]
+    assert required(obj(**{R + "reflects": "team-b/db"}), old=obj(**{R + "reflects": "team-b/db"})) == []
+
+
+def policy(**spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "kubectl-mirror.io/v1alpha1",
+        "kind": "MirrorPolicy",
+        "metadata": {"name": "p"},
+        "spec": spec,
+    }
+
+
+def test_a_policy_needs_get_in_its_source_and_create_of_each_kind_in_each_target() -> None:
+    found = checks(
+        policy(source={"namespace": "src"}, targets=["a", "src"]), None, group="", resource="", namespace=""
+    )
+    assert sorted(found) == sorted(
+        [
+            Check("create", "", "configmaps", "a", why="target"),
+            Check("create", "", "secrets", "a", why="target"),
+            Check("get", "", "configmaps", "src", why="policy source"),
+            Check("get", "", "secrets", "src", why="policy source"),
+        ]
+    )
+
+
+def test_a_policy_kind_outside_the_table_is_checked_in_every_group() -> None:
+    found = checks(
+        policy(source={"namespace": "src", "kinds": ["Widget"]}, targets=["a"]),
+        None,
+        group="",
+        resource="",
+        namespace="",
+    )
+    assert {(c.group, c.resource) for c in found} == {("*", "widgets")}
+
+
+def test_a_changed_target_selector_needs_create_everywhere() -> None:
+    before = policy(
+        source={"namespace": "src", "kinds": ["ConfigMap"]}, targetSelector={"matchLabels": {"a": "b"}}
+    )
+    after = policy(
+        source={"namespace": "src", "kinds": ["ConfigMap"]}, targetSelector={"matchLabels": {"a": "c"}}
+    )
+    assert checks(after, before, group="", resource="", namespace="") == [
+        Check("create", "", "configmaps", "", why="pattern targetSelector")
+    ]
+    assert checks(before, before, group="", resource="", namespace="") == []
+
+
+def test_policy_tokens_carry_the_kind() -> None:
+    assert policy_tokens(
+        policy(source={"namespace": "src", "kinds": ["Secret"]}, targets=["a", "b-*"], exclude=["c-*"])
+    ) == [
+        "n:Secret:a",
+        "p:Secret:b-*",
+        "x:Secret:c-*",
+        "s:Secret:src",
+    ]
+
+
+def test_more_added_targets_than_one_request_can_check_is_refused_unless_allowed_everywhere() -> None:
+    many = ",".join(f"n{i}" for i in range(MAX_TARGETS_PER_CHANGE + 1))
+    fewer = ",".join(f"n{i}" for i in range(MAX_TARGETS_PER_CHANGE))
+
+    def judge(new: dict[str, Any], old: dict[str, Any] | None, everywhere: bool) -> str:
+        return over_budget(
+            new, old, group="", resource="configmaps", namespace="src", everywhere=lambda g, r: everywhere
+        )
+
+    assert "adds 21 target namespaces" in judge(native(many), None, False)
+    assert judge(native(many), None, True) == ""
+    assert judge(native(fewer), None, False) == ""
+    assert judge(native(many), native(fewer), False) == ""  # in steps
