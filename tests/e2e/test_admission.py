@@ -167,8 +167,8 @@ CASES = [
     Case("native-own-namespace-needs-nothing", native("src t1"), True),
     Case("native-glob", native("t*"), False, says=("create", "every namespace")),
     Case("native-all", native("*"), False, says=("create", "every namespace")),
-    Case("native-labeled", native("labeled"), False, says=("every namespace",)),
-    Case("native-selector", native(target_selector="env=prod"), False, says=("every namespace",)),
+    Case("native-labeled", native("labeled"), False, says=("create", "every namespace")),
+    Case("native-selector", native(target_selector="env=prod"), False, says=("create", "every namespace")),
     Case("native-excluded-name-needs-nothing", native("t1,t3", exclude="t3"), True),
     Case("native-glob-by-cluster-wide-creator", native("t*"), True, user="bob"),
     Case(
@@ -210,13 +210,13 @@ CASES = [
         says=("t3",),
     ),
     Case("edit-data-of-pattern-source", with_data(native("t*"), k="v2"), True, before=native("t*")),
-    Case("widen-pattern", native("*"), False, before=native("t*"), says=("every namespace",)),
+    Case("widen-pattern", native("*"), False, before=native("t*"), says=("create", "every namespace")),
     Case(
         "remove-pattern-exclude",
         native("*"),
         False,
         before=native("*", exclude="t*"),
-        says=("every namespace",),
+        says=("create", "every namespace"),
     ),
     # Mirrorverse
     Case(
@@ -232,9 +232,13 @@ CASES = [
     ),
     # KubeMirror
     Case("kubemirror-names", kubemirror("t1,t2"), True),
-    Case("kubemirror-all", kubemirror("all"), False, says=("every namespace",)),
-    Case("kubemirror-all-labeled", kubemirror("all-labeled"), False, says=("every namespace",)),
+    Case("kubemirror-all", kubemirror("all"), False, says=("create", "every namespace")),
+    Case("kubemirror-all-labeled", kubemirror("all-labeled"), False, says=("create", "every namespace")),
     Case("kubemirror-glob-by-cluster-wide-creator", kubemirror("t?"), True, user="bob"),
+    Case(
+        "kubemirror-retarget-adds", kubemirror("t1,t3"), False, before=kubemirror("t1"), says=("create", "t3")
+    ),
+    Case("kubemirror-retarget-removes", kubemirror("t1"), True, before=kubemirror("t1,t3")),
     # Reflector: auto mirrors go where both lists allow
     Case("reflector-allowed-names", reflector(reflection_allowed_namespaces="t1,t2"), True),
     Case(
@@ -243,7 +247,7 @@ CASES = [
         False,
         says=("t3",),
     ),
-    Case("reflector-every-namespace", reflector(), False, says=("every namespace",)),
+    Case("reflector-every-namespace", reflector(), False, says=("create", "every namespace")),
     Case(
         "reflector-auto-name-within-regex",
         reflector(reflection_auto_namespaces="t1", reflection_allowed_namespaces="t[0-9]"),
@@ -253,7 +257,7 @@ CASES = [
         "reflector-auto-regex",
         reflector(reflection_auto_namespaces="t[0-9]"),
         False,
-        says=("every namespace",),
+        says=("create", "every namespace"),
     ),
     Case("reflector-pull-readable", obj(annotations={R + "reflects": "readable/db"}), True),
     Case(
@@ -268,13 +272,41 @@ CASES = [
         "replicator-regex",
         obj("Secret", annotations={P + "replicate-to": "t[0-9]"}),
         False,
-        says=("every namespace",),
+        says=("create", "every namespace"),
     ),
     Case(
         "replicator-matching",
         obj(annotations={P + "replicate-to-matching": "env=prod"}),
         False,
-        says=("every namespace",),
+        says=("create", "every namespace"),
+    ),
+    Case(
+        "replicator-retarget-adds",
+        obj("Secret", annotations={P + "replicate-to": "t1,t3"}),
+        False,
+        before=obj("Secret", annotations={P + "replicate-to": "t1"}),
+        says=("create", "secrets", "t3"),
+    ),
+    Case(
+        "reflector-allowed-list-widened",
+        reflector(reflection_allowed_namespaces="t1,t3"),
+        False,
+        before=reflector(reflection_allowed_namespaces="t1"),
+        says=("create", "t3"),
+    ),
+    Case(
+        "reflector-allowed-list-narrowed",
+        reflector(reflection_allowed_namespaces="t1"),
+        True,
+        before=reflector(reflection_allowed_namespaces="t1,t3"),
+    ),
+    Case(
+        "mirrorverse-retarget-removes",
+        obj("Secret", labels={"mirrorverse.dev/sync-source": "true", "mirrorverse.dev/targets": "t1"}),
+        True,
+        before=obj(
+            "Secret", labels={"mirrorverse.dev/sync-source": "true", "mirrorverse.dev/targets": "t1_t3"}
+        ),
     ),
     Case("replicator-pull-readable", obj("Secret", annotations={P + "replicate-from": "readable/db"}), True),
     Case(
@@ -292,12 +324,12 @@ CASES = [
     # MirrorPolicy
     Case("policy-explicit-targets", policy(["t1", "t2"]), True),
     Case("policy-target-not-allowed", policy(["t1", "t3"]), False, says=("create", "t3")),
-    Case("policy-pattern", policy(["t*"]), False, says=("every namespace",)),
+    Case("policy-pattern", policy(["t*"]), False, says=("create", "every namespace")),
     Case(
         "policy-target-selector",
         policy([], targetSelector={"matchLabels": {"env": "prod"}}),
         False,
-        says=("every namespace",),
+        says=("create", "every namespace"),
     ),
     Case(
         "policy-unreadable-source",
