@@ -639,3 +639,28 @@ def test_can_i_agrees_with_the_policy_on_random_markers(
             disagree.append((round_, user, new["metadata"], old and old["metadata"], sent.stderr.strip()))
         _delete(ctx, new)
     assert not disagree, disagree
+
+
+def test_can_i_reports_unusable_input_in_one_line(cluster: dict[str, Any], tmp_path: Path) -> None:
+    ctx = cluster
+    unknown = tmp_path / "widget.yaml"
+    unknown.write_text(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: src}\n---\n"
+        + yaml.safe_dump(native("t1"))
+    )
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("kind: ConfigMap\nmetadata: {name: [\n")
+    base = [ctx["kubectl"], "mirror", "can-i", "--kubeconfig", ctx["kubeconfig"], "--as=alice"]
+    done = run([*base, "-f", str(unknown)], ctx["env"])
+    assert done.returncode == 1
+    assert "ConfigMap src/s   t1       yes" in done.stdout  # the other objects are still judged
+    assert done.stderr.splitlines() == [
+        f"error: {unknown}: Widget src/w: kind: the server does not serve Widget in example.com/v1"
+    ]
+    done = run([*base, "-f", str(broken)], ctx["env"])
+    assert done.returncode == 1 and len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"error: {broken}:")
+    groups_only = [ctx["kubectl"], "mirror", "can-i", "--kubeconfig", ctx["kubeconfig"], "--as-group=x", "-A"]
+    done = run(groups_only, ctx["env"])
+    assert done.returncode == 1
+    assert done.stderr == "error: --as-group: impersonating groups needs a user to impersonate as well\n"
