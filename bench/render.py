@@ -25,18 +25,21 @@ to that step alone. Steps:
    `kpt fn source` would make of it, and `kubectl kustomize` on the package (a kustomization.yaml
    listing the files; target: the function no slower). Each is the median of --reading-runs runs.
 
-Figures for step 7 at e8be26d (2 CPUs shared with other work, load average 1.2-1.9; median of
-5 runs; the C loader floor itself moved between 0.21 and 0.36 s from one run to the next):
+Figures for step 7 at b43344b (2 CPUs shared with other work, load average 1.1-2.1; three runs
+of the default median of 3; the C loader floor moved between 0.21 and 0.26 s):
     package: 2,001 files, 10.5 MB (2,000 ConfigMaps, 10 sources -> 30 mirrors)
     C loader (yaml.load_all, CSafeLoader) over every file, in-process:   0.21 s
-    render:                        0.42 s = 2.0x the C loader           (target <= 3x: met)
-    render --all:                  0.83 s = 3.9x the C loader           (target <= 3x: NOT met;
-                                   writing the 2,034 objects back is 0.53 s in io/emit.py's
-                                   representers, 0.26 s with CSafeDumper alone; reading is 0.19 s)
-    kubectl-mirror-fn on the ResourceList (11.5 MB):   0.72 s, peak RSS 102 MB
-    kubectl kustomize on the package:                  3.95 s; function / kustomize = 0.18x (met)
-    without libyaml (the krew archive), reading the package in-process: 4.7 s (ruamel's pure
-    loader, used before: 6.5 s)
+    render:                        0.40-0.48 s = 1.8-2.0x the C loader  (target <= 3x: met)
+    render --all:                  0.45-0.56 s = 2.1-2.2x the C loader  (target <= 3x: met; unchanged
+                                   inputs are copied out as read (0315ba3), no longer dumped)
+    kubectl-mirror-fn on the ResourceList (11.5 MB):   0.69-0.73 s, peak RSS 102 MB
+    kubectl kustomize on the package:                  4.0-4.2 s; function / kustomize = 0.16-0.18x
+  Before the copy: at 554cb7f (load 0.2-0.7, so if anything quieter), render 0.44-0.47 s =
+  2.1-2.2x and render --all 0.78-0.80 s = 3.7-3.8x; at e8be26d, render 2.0x and render --all
+  0.83 s = 3.9x (writing the 2,034 objects back was 0.53 s in io/emit.py's representers, 0.26 s
+  with CSafeDumper alone).
+  At e8be26d, without libyaml (the krew archive), reading the package in-process: 4.7 s (ruamel's
+  pure loader, used before: 6.5 s).
   Before this work (ruamel: pure safe loader for render, round-trip for the function), on a
   10.5 MB single-file version of the same package: render 6.2 s, function 27.3 s, kustomize 12.2 s.
 """
