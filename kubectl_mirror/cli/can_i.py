@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from kubectl_mirror.engine.permissions import Check
     from kubectl_mirror.io.cluster import Cluster
     from kubectl_mirror.live.access import Candidate
+    from kubectl_mirror.live.config import LiveConfig
 
 
 def register(app: typer.Typer) -> None:
@@ -43,19 +44,13 @@ class Row:
         }
 
 
+@flags.live_command(engine=False)
 def can_i(
+    live: LiveConfig,
     filenames: Annotated[
         list[str] | None,
         typer.Option("--filename", "-f", help="Files or directories with sources (- for stdin)."),
     ] = None,
-    kubeconfig: flags.Kubeconfig = None,
-    context: flags.Context = None,
-    namespace: flags.Namespace = None,
-    all_namespaces: flags.AllNamespaces = False,
-    selector: flags.Selector = None,
-    request_timeout: flags.RequestTimeout = None,
-    as_user: flags.As = None,
-    as_group: flags.AsGroup = None,
     output: Annotated[str | None, typer.Option("--output", "-o", help="json.")] = None,
 ) -> None:
     """Check that you may ask for these mirrors: `create` in each target namespace (in every
@@ -67,16 +62,7 @@ def can_i(
 
     if output not in (None, "json"):
         raise InputError(f"unknown value {output!r} (expected: json)", Ref(), "--output")
-    cluster, scope = flags.connect(
-        kubeconfig=kubeconfig,
-        context=context,
-        namespace=namespace,
-        all_namespaces=all_namespaces,
-        selector=selector,
-        request_timeout=request_timeout,
-        impersonate=as_user,
-        impersonate_groups=as_group,
-    )
+    cluster, scope = live.connect()
     skipped: list[str] = []
     errors: list[MirrorError] = []
     if filenames:

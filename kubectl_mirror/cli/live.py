@@ -4,13 +4,20 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 from kubectl_mirror.cli import flags
 from kubectl_mirror.cli.output import print_results
 from kubectl_mirror.errors import InputError, Ref
+
+if TYPE_CHECKING:
+    from kubectl_mirror.engine.reconcile import Action
+    from kubectl_mirror.io.cluster import Cluster
+    from kubectl_mirror.live.config import LiveConfig
+    from kubectl_mirror.live.execute import DryRun, Report
+    from kubectl_mirror.live.plan import LivePlan
 
 
 def register(app: typer.Typer) -> None:
@@ -24,38 +31,16 @@ DryRunOpt = Annotated[str, typer.Option("--dry-run", help="none, client or serve
 OutputOpt = Annotated[str | None, typer.Option("--output", "-o", help="name, yaml or json.")]
 
 
-def _plan(given: dict[str, Any], *, adopt: bool = False) -> Any:
-    """Connect and plan from a command's shared flags (its `locals()`)."""
+def _plan(live: LiveConfig, *, adopt: bool = False) -> tuple[Cluster, LivePlan]:
     from kubectl_mirror.live.plan import make_plan
 
-    options = flags.engine_options(
-        max_targets=given["max_targets"],
-        allow_kinds=given["allow_kinds"],
-        include_namespaces=given["include_namespaces"],
-        exclude_namespaces=given["exclude_namespaces"],
-    )
-    cluster, scope = flags.connect(
-        kubeconfig=given["kubeconfig"],
-        context=given["context"],
-        namespace=given["namespace"],
-        all_namespaces=given["all_namespaces"],
-        selector=given["selector"],
-        request_timeout=given["request_timeout"],
-    )
-    return cluster, make_plan(cluster, scope=scope, options=options, adopt=adopt)
+    cluster, scope = live.connect()
+    return cluster, make_plan(cluster, scope=scope, options=live.engine, adopt=adopt)
 
 
+@flags.live_command(concurrency=1)
 def sync(
-    kubeconfig: flags.Kubeconfig = None,
-    context: flags.Context = None,
-    namespace: flags.Namespace = None,
-    all_namespaces: flags.AllNamespaces = False,
-    selector: flags.Selector = None,
-    request_timeout: flags.RequestTimeout = None,
-    max_targets: flags.MaxTargets = 100,
-    allow_kinds: flags.AllowKinds = None,
-    include_namespaces: flags.IncludeNamespaces = None,
-    exclude_namespaces: flags.ExcludeNamespaces = None,
+    live: LiveConfig,
     dry_run: DryRunOpt = "none",
     show_diff: Annotated[bool, typer.Option("--diff", help="Print what changes before changing it.")] = False,
     also_prune: Annotated[bool, typer.Option("--prune", help="Also prune orphaned mirrors.")] = False,
@@ -71,7 +56,7 @@ def sync(
 
     _check_choice(dry_run, ("none", "client", "server"), "--dry-run")
     _check_choice(output, (None, "name", "yaml", "json"), "--output")
-    cluster, plan = _plan(locals(), adopt=adopt)
+    cluster, plan = _plan(live, adopt=adopt)
     print_results(plan.results)
     if show_diff:
         from kubectl_mirror.cli.diffs import diff_text
@@ -81,7 +66,7 @@ def sync(
     executor = Executor(
         cluster,
         lambda a: plan.state.resource(a.key),
-        dry_run=dry_run,  # type: ignore[arg-type]
+        dry_run=_dry_run(dry_run),
         adopt=adopt,
     )
     executor.run(plan.actions, report, pulled=set(plan.outcome.filled_pulls))
@@ -93,13 +78,18 @@ def sync(
     raise typer.Exit(1 if failed or conflicts else 0)
 
 
+def _dry_run(value: str) -> DryRun:
+    _check_choice(value, ("none", "client", "server"), "--dry-run")
+    return cast("DryRun", value)
+
+
 def _check_choice(value: str | None, allowed: tuple[str | None, ...], flag: str) -> None:
     if value not in allowed:
         names = ", ".join(a for a in allowed if a)
         raise InputError(f"unknown value {value!r} (expected one of: {names})", Ref(), flag)
 
 
-def _print_report(report: Any, *, output: str | None, dry_run: str, show_secrets: bool) -> None:
+def _print_report(report: Report, *, output: str | None, dry_run: str, show_secrets: bool) -> None:
     from kubectl_mirror.engine.reconcile import describe
     from kubectl_mirror.engine.redact import mask
 
@@ -136,17 +126,9 @@ def _name(key: tuple[str, str, str, str]) -> str:
     return f"{kind}/{key[3]}"
 
 
+@flags.live_command()
 def status(
-    kubeconfig: flags.Kubeconfig = None,
-    context: flags.Context = None,
-    namespace: flags.Namespace = None,
-    all_namespaces: flags.AllNamespaces = False,
-    selector: flags.Selector = None,
-    request_timeout: flags.RequestTimeout = None,
-    max_targets: flags.MaxTargets = 100,
-    allow_kinds: flags.AllowKinds = None,
-    include_namespaces: flags.IncludeNamespaces = None,
-    exclude_namespaces: flags.ExcludeNamespaces = None,
+    live: LiveConfig,
     output: Annotated[str | None, typer.Option("--output", "-o", help="wide, yaml or json.")] = None,
     exit_code: Annotated[
         bool, typer.Option("--exit-code", help="Exit 1 when anything is not in sync (a CI gate).")
@@ -156,7 +138,7 @@ def status(
     from kubectl_mirror.cli.status_view import rows_of, table, wide
 
     _check_choice(output, (None, "wide", "yaml", "json"), "--output")
-    _, plan = _plan(locals())
+    _, plan = _plan(live)
     print_results(plan.results)
     rows = rows_of(plan)
     if output in ("yaml", "json"):
@@ -170,23 +152,15 @@ def status(
         raise typer.Exit(1)
 
 
+@flags.live_command()
 def diff(
-    kubeconfig: flags.Kubeconfig = None,
-    context: flags.Context = None,
-    namespace: flags.Namespace = None,
-    all_namespaces: flags.AllNamespaces = False,
-    selector: flags.Selector = None,
-    request_timeout: flags.RequestTimeout = None,
-    max_targets: flags.MaxTargets = 100,
-    allow_kinds: flags.AllowKinds = None,
-    include_namespaces: flags.IncludeNamespaces = None,
-    exclude_namespaces: flags.ExcludeNamespaces = None,
+    live: LiveConfig,
     show_secrets: flags.ShowSecrets = False,
 ) -> None:
     """Show, like `kubectl diff`, what `sync` would change. Exits 1 when there are changes."""
     from kubectl_mirror.cli.diffs import diff_text
 
-    _, plan = _plan(locals())
+    _, plan = _plan(live)
     print_results(plan.results)
     text = diff_text(plan.actions, show_secrets)
     sys.stdout.write(text)
@@ -195,17 +169,9 @@ def diff(
     raise typer.Exit(1 if text else 0)
 
 
+@flags.live_command(concurrency=1)
 def prune(
-    kubeconfig: flags.Kubeconfig = None,
-    context: flags.Context = None,
-    namespace: flags.Namespace = None,
-    all_namespaces: flags.AllNamespaces = False,
-    selector: flags.Selector = None,
-    request_timeout: flags.RequestTimeout = None,
-    max_targets: flags.MaxTargets = 100,
-    allow_kinds: flags.AllowKinds = None,
-    include_namespaces: flags.IncludeNamespaces = None,
-    exclude_namespaces: flags.ExcludeNamespaces = None,
+    live: LiveConfig,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Act: delete or mark stale. Default: only list.")
     ] = False,
@@ -217,7 +183,7 @@ def prune(
 
     _check_choice(dry_run, ("none", "client", "server"), "--dry-run")
     _check_choice(output, (None, "name"), "--output")
-    cluster, plan = _plan(locals())
+    cluster, plan = _plan(live)
     print_results(plan.results)
     if not yes:
         for action in plan.prune:
@@ -233,7 +199,7 @@ def prune(
             print(f"{len(plan.prune)} mirror(s) to prune; run again with --yes to act", file=sys.stderr)
         raise typer.Exit(1 if _failed(plan) else 0)
     report = Report()
-    Executor(cluster, lambda a: plan.state.resource(a.key), dry_run=dry_run).run(plan.prune, report)  # type: ignore[arg-type]
+    Executor(cluster, lambda a: plan.state.resource(a.key), dry_run=_dry_run(dry_run)).run(plan.prune, report)
     suffix = {"client": " (dry run)", "server": " (server dry run)"}.get(dry_run, "")
     for action, word in report.done:
         if word != "failed":
@@ -247,10 +213,10 @@ def prune(
     raise typer.Exit(1 if report.errors or _failed(plan) else 0)
 
 
-def _failed(plan: Any) -> bool:
+def _failed(plan: LivePlan) -> bool:
     """Any `error:` line printed means exit code 1."""
     return any(r.severity == "error" for r in plan.results)
 
 
-def _planned(action: Any) -> str:
+def _planned(action: Action) -> str:
     return "marked stale" if action.verb == "mark-stale" else "deleted"

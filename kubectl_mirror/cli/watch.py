@@ -7,31 +7,25 @@ import os
 import signal
 import sys
 import threading
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from kubectl_mirror.cli import flags
 from kubectl_mirror.errors import InputError, Ref
 
+if TYPE_CHECKING:
+    from kubectl_mirror.live.config import LiveConfig
+
 
 def register(app: typer.Typer) -> None:
     app.command("watch")(watch)
 
 
+@flags.live_command(selector=False, qps=20.0, burst=40)
 def watch(
-    kubeconfig: flags.Kubeconfig = None,
-    context: flags.Context = None,
-    namespace: flags.Namespace = None,
-    all_namespaces: flags.AllNamespaces = False,
-    request_timeout: flags.RequestTimeout = None,
-    max_targets: flags.MaxTargets = 100,
-    allow_kinds: flags.AllowKinds = None,
-    include_namespaces: flags.IncludeNamespaces = None,
-    exclude_namespaces: flags.ExcludeNamespaces = None,
+    live: LiveConfig,
     workers: Annotated[int, typer.Option("--workers", help="Sources reconciled in parallel.")] = 2,
-    qps: Annotated[float, typer.Option("--qps", help="API requests per second (client-side limit).")] = 20.0,
-    burst: Annotated[int, typer.Option("--burst", help="Requests allowed above --qps in a burst.")] = 40,
     resync_period: Annotated[
         float,
         typer.Option("--resync-period", help="Seconds between full re-checks (no writes when in sync)."),
@@ -89,22 +83,8 @@ def watch(
         except GlobError as err:
             raise InputError(f"invalid glob {pattern!r}: {err}", Ref(), "--source-namespaces") from err
     setup_logging(log_format)
-    options = flags.engine_options(
-        max_targets=max_targets,
-        allow_kinds=allow_kinds,
-        include_namespaces=include_namespaces,
-        exclude_namespaces=exclude_namespaces,
-    )
-    cluster, scope = flags.connect(
-        kubeconfig=kubeconfig,
-        context=context,
-        namespace=namespace,
-        all_namespaces=all_namespaces,
-        selector=None,
-        request_timeout=request_timeout,
-        qps=qps,
-        burst=burst,
-    )
+    cluster, scope = live.connect()
+    options = live.engine
     scope_ns = scope.namespace
     patterns = tuple(source_namespaces or ()) or ((scope_ns,) if scope_ns else ())
     config = WatchConfig(
