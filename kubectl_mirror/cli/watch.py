@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-import os
-import signal
 import sys
-import threading
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,7 +18,7 @@ def register(app: typer.Typer) -> None:
     app.command("watch")(watch)
 
 
-@flags.live_command(selector=False, qps=20.0, burst=40)
+@flags.live_command(selector=False, qps=20.0, burst=40, concurrency=1)
 def watch(
     live: LiveConfig,
     workers: Annotated[int, typer.Option("--workers", help="Sources reconciled in parallel.")] = 2,
@@ -72,7 +68,7 @@ def watch(
     """Keep mirrors in sync continuously (a controller)."""
     from kubectl_mirror.cli.logs import setup_logging
     from kubectl_mirror.engine.globs import GlobError, compile_glob
-    from kubectl_mirror.watch.controller import Controller, WatchConfig
+    from kubectl_mirror.watch.manager import Manager, WatchConfig
 
     if log_format not in ("text", "json"):
         raise InputError(f"unknown log format {log_format!r} (text or json)", Ref(), "--log-format")
@@ -84,9 +80,7 @@ def watch(
             raise InputError(f"invalid glob {pattern!r}: {err}", Ref(), "--source-namespaces") from err
     setup_logging(log_format)
     cluster, scope = live.connect()
-    options = live.engine
-    scope_ns = scope.namespace
-    patterns = tuple(source_namespaces or ()) or ((scope_ns,) if scope_ns else ())
+    patterns = tuple(source_namespaces) or ((scope.namespace,) if scope.namespace else ())
     config = WatchConfig(
         workers=workers,
         resync_period=resync_period,
@@ -94,37 +88,12 @@ def watch(
         require_consent=require_consent,
         stall_after=stall_after,
         rediscover_period=rediscover_period,
+        metrics_addr=metrics_addr,
+        health_addr=health_addr,
+        leader_elect=leader_elect,
+        lease_namespace=lease_namespace,
+        lease_name=lease_name,
+        lease_duration=lease_duration,
     )
-    stop = threading.Event()
-    from kubectl_mirror.watch.runtime import Runtime
-
-    runtime = Runtime(cluster=cluster, stop=stop)
-    controller = Controller(cluster, options, config, on_reconcile=runtime.observe_reconcile)
-    runtime.controller = controller
-
-    def terminate(signum: int, frame: Any) -> None:
-        logging.getLogger("kubectl_mirror.watch").info("signal %d: finishing in-flight work", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGINT, terminate)
-    runtime.serve(metrics_addr=metrics_addr, health_addr=health_addr)
-    if leader_elect:
-        from kubectl_mirror.watch.leader import default_identity
-
-        identity = default_identity()
-        runtime.elect(
-            namespace=lease_namespace or os.environ.get("POD_NAMESPACE") or cluster.namespace,
-            name=lease_name,
-            identity=identity,
-            lease_duration=lease_duration,
-        )
-        controller.is_leader = runtime.is_leader
-    controller.start(stop)
-    try:
-        while not stop.wait(1.0):
-            runtime.tick()
-    finally:
-        controller.join()
-        runtime.shutdown()
+    Manager(live, config, cluster=cluster).run()
     sys.exit(0)

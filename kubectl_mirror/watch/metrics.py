@@ -24,7 +24,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 # What Controller.reconcile reports: it wrote something, found everything in sync, or failed
 # (the source is retried with backoff). Conflicts are not failures: they are Events on the source.
-RECONCILE_RESULTS = ("changed", "unchanged", "error")
+RECONCILE_RESULTS = ("changed", "unchanged", "conflict", "yielded", "error")  # watch/reconciler.Outcome
 
 LabelValues = tuple[str, ...]
 Sample = tuple[str, LabelValues, float]  # suffix, label values, value
