@@ -68,6 +68,7 @@ def sync(
         lambda a: plan.state.resource(a.key),
         dry_run=_dry_run(dry_run),
         adopt=adopt,
+        concurrency=live.concurrency,
     )
     executor.run(plan.actions, report, pulled=set(plan.outcome.filled_pulls))
     if also_prune:
@@ -199,7 +200,10 @@ def prune(
             print(f"{len(plan.prune)} mirror(s) to prune; run again with --yes to act", file=sys.stderr)
         raise typer.Exit(1 if _failed(plan) else 0)
     report = Report()
-    Executor(cluster, lambda a: plan.state.resource(a.key), dry_run=_dry_run(dry_run)).run(plan.prune, report)
+    executor = Executor(
+        cluster, lambda a: plan.state.resource(a.key), dry_run=_dry_run(dry_run), concurrency=live.concurrency
+    )
+    executor.run(plan.prune, report)
     suffix = {"client": " (dry run)", "server": " (server dry run)"}.get(dry_run, "")
     for action, word in report.done:
         if word != "failed":
