@@ -43,6 +43,10 @@ class ClusterOptions:
     # be allowed to impersonate).
     impersonate: str | None = None
     impersonate_groups: tuple[str, ...] = ()
+    # Connections kept open to the server. Every request in flight holds one (a watch for as
+    # long as it runs); fewer than that and urllib3 opens and throws away a connection (a TLS
+    # handshake) per request beyond it. The client's default is 5 per CPU.
+    pool_size: int = 128
 
 
 class RateLimiter:
@@ -120,6 +124,9 @@ class Cluster:
         self._client = api_client
         self._config = api_client.configuration
         self._pool = api_client.rest_client.pool_manager
+        size = max(options.pool_size, int(self._pool.connection_pool_kw.get("maxsize") or 1))
+        self._pool.connection_pool_kw["maxsize"] = size
+        self._pool.clear()  # pools made before (none yet) would keep the old size
         self.host = str(self._config.host).rstrip("/")
         self.namespace = namespace
         self.options = options

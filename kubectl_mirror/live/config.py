@@ -37,6 +37,7 @@ class LiveConfig:
             burst=self.burst,
             impersonate=self.impersonate,
             impersonate_groups=self.impersonate_groups,
+            pool_size=max(128, 4 * self.concurrency),
         )
 
     def connect(self) -> tuple[Cluster, Scope]:
