@@ -2,10 +2,15 @@
 
 Events are best effort: failing to record one is logged and never stops reconciling. Messages
 name objects and fields, never values.
+
+Threads: every worker records through one recorder. Its only state is a sequence counter
+(`itertools.count`, whose `next` is atomic), which keeps two events made in the same
+nanosecond apart.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import time
@@ -22,7 +27,7 @@ class EventRecorder:
     def __init__(self, cluster: Cluster, component: str = "kubectl-mirror") -> None:
         self.cluster = cluster
         self.component = component
-        self._seq = 0
+        self._seq = itertools.count(1)
 
     def warn(self, obj: Obj, reason: str, message: str) -> None:
         self.record(obj, "Warning", reason, message)
@@ -31,13 +36,13 @@ class EventRecorder:
         meta = obj.get("metadata") or {}
         namespace = str(meta.get("namespace") or "default")
         name = str(meta.get("name", "object"))
-        self._seq += 1
+        seq = next(self._seq)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         event: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {
-                "name": f"{re.sub(r'[^a-z0-9.-]', '-', name.lower())[:200]}.{time.time_ns():x}{self._seq}",
+                "name": f"{re.sub(r'[^a-z0-9.-]', '-', name.lower())[:200]}.{time.time_ns():x}{seq}",
                 "namespace": namespace,
             },
             "involvedObject": {

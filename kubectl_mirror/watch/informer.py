@@ -7,6 +7,12 @@ not even a bookmark, for `stall_after` seconds is cut and resumed from its last 
 wedged connection); a real kube-apiserver sends a bookmark on a quiet watch about every 60 s
 (the first after up to 120 s), so the default 180 s never cuts a healthy stream. Restarts are
 counted by reason.
+
+Threads: `run` is the only writer of every field, on its own thread, and calls `handler` there.
+Other threads only read: `synced` (an Event), `last_seen`, `version` and `restarts` (single
+assignments or increments, read for health and metrics, where a value one event old is fine).
+`store` is read by another thread only after `run` was told to stop for good (a kind no longer
+served, see watch/manager.py `rediscover`), through a copy of its items.
 """
 
 from __future__ import annotations
