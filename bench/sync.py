@@ -5,6 +5,7 @@
     python3 bench/sync.py --sources 1000 --namespaces 20 --timeout 1500
     export KUBEBUILDER_ASSETS=$(../shared/envtest/unpack.sh)
     python3 bench/sync.py --real --sources 50 --namespaces 100   # a real control plane, see below
+    python3 bench/sync.py --real --sources 50 --namespaces 100 --concurrency 1,4,8,16,32 --rounds 3
 
 The API server (tests/apiserver) runs in a child process, `bench/sync.py --serve`, so its
 memory and CPU are not mixed with ours or kubectl-mirror's. It seeds itself in-process (no HTTP):
@@ -38,6 +39,20 @@ HTTPS connection with the kubeconfig's client certificate into a scratch namespa
 writing, and over its whole wall time) as a share of it. It runs after the syncs, so that its
 namespace is no target of theirs.
 
+`--concurrency 1,4,8,16,32` replaces the three syncs with a sweep of the executor's concurrency
+(kubectl_mirror/live/execute.py): at each value a first sync (creates every mirror) and a second
+(must write nothing), then every mirror is deleted (a DELETE of the collection per namespace and
+kind, not counted) for the next value. The value is pinned in the sync's own process by
+bench/pinned_sync.py, which wraps the executor and runs the real CLI, so any revision of the CLI
+can be measured; it also reports the child's peak RSS from its own VmHWM (a vforked child's
+`ru_maxrss` starts at the parent's RSS, and this parent grows over the rounds). With --real, each
+round starts with the 16-way raw POST loop (below) of as many ConfigMaps as there are mirrors,
+into a scratch namespace that is deleted before the syncs (it would be one of their targets).
+`--rounds N` repeats the sweep, ascending and descending in turn, and the table gives medians: the
+create rate while writing and over the whole wall time, each as a share of the raw loop's median,
+peak RSS of the first and second syncs, the second syncs' writes, the checks; and the smallest
+concurrency whose rate while writing is within 5% of the best.
+
 Measured at commit 146a9b0, 2 CPUs, load average about 1 (wall / CPU / peak RSS / requests):
 first sync 135 s / 72 s / 250 MiB / 200,016 (200,000 creates, 10 lists, 6 discovery); second
 22.4 s / 18.3 s / 1,398 MiB / 56 (50 list pages, no writes); one source changed 19.8 s / 18.8 s /
@@ -67,6 +82,7 @@ import http.client
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -74,7 +90,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -322,8 +338,12 @@ def _last_line(handle: IO[str]) -> str:
     return last
 
 
+def sync_args(kubeconfig: Path) -> list[str]:
+    return ["sync", "-A", "--max-targets", "1000", "--kubeconfig", str(kubeconfig)]
+
+
 def sync_argv(kubeconfig: Path, *, profile: Path | None) -> list[str]:
-    args = ["sync", "-A", "--max-targets", "1000", "--kubeconfig", str(kubeconfig)]
+    args = sync_args(kubeconfig)
     if profile is None:
         script = BIN / "kubectl-mirror"
         if script.exists():
@@ -459,10 +479,13 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(server.describe())
             if args.latency:
                 print(f"every write waits {args.latency:g} ms in the server (--latency)")
-            done = runs(args, server, kubeconfig)
-            print(server_memory(done[-1][2]))
-            if args.real and done[0][0] == "first":
-                raw_rate(args, kubeconfig, first=done[0][1], seen=done[0][2])
+            if args.concurrency:
+                print(server_memory(sweep(args, server, kubeconfig)))
+            else:
+                done = runs(args, server, kubeconfig)
+                print(server_memory(done[-1][2]))
+                if args.real and done[0][0] == "first":
+                    raw_rate(args, kubeconfig, first=done[0][1], seen=done[0][2])
             print(f"load average at the end: {load()} (other work on the machine inflates wall times)")
             if args.profile:
                 print(f"profiles: {args.profile}/*.prof (python -m pstats)")
@@ -538,7 +561,7 @@ def raw_rate(args: argparse.Namespace, kubeconfig: Path, *, first: Run, seen: di
         f"HTTPS connection (the kubeconfig's client certificate) into a scratch namespace, until "
         f"{args.raw_objects:,} objects or {args.raw_seconds:g} s"
     )
-    raw = realserver.raw_create_rate(kubeconfig, seconds=args.raw_seconds, limit=args.raw_objects)
+    raw = realserver.raw_create_rate(kubeconfig, seconds=args.raw_seconds, limit=args.raw_objects or 1000)
     failed = f", failed {raw.failed}" if raw.failed else ""
     print(f"  {raw.created:,} created in {raw.seconds:.2f} s = {raw.rate:.0f}/s{failed}")
     rate = write_rate(seen)
@@ -548,6 +571,203 @@ def raw_rate(args: argparse.Namespace, kubeconfig: Path, *, first: Run, seen: di
             f"  first sync's creates: {rate:.0f}/s while writing = {rate / raw.rate:.0%} of the raw rate; "
             f"{overall:.0f}/s over its whole wall time = {overall / raw.rate:.0%}"
         )
+
+
+# --- --concurrency: the executor at several concurrency values --------------------------------
+
+
+@dataclass(frozen=True)
+class Point:
+    """A first sync (creates every mirror) and the second one after it (writes nothing), both
+    with the executor pinned at one concurrency."""
+
+    concurrency: int
+    first: Run
+    first_seen: dict[str, Any]
+    second: Run
+    second_seen: dict[str, Any]
+    checks: tuple[str, str]
+
+    @property
+    def writing(self) -> float:
+        """Creates per second from the first write to the last (0 if there was none)."""
+        return write_rate(self.first_seen) or 0.0
+
+    @property
+    def overall(self) -> float:
+        """Creates per second over the first sync's whole wall time, start-up and planning included."""
+        return self.first_seen["writes"] / self.first.wall if self.first.wall > 0 else 0.0
+
+
+def pinned_argv(kubeconfig: Path, *, concurrency: int, peak: Path) -> list[str]:
+    """The sync run by bench/pinned_sync.py: the real CLI with the executor's concurrency pinned."""
+    script = Path(__file__).resolve().parent / "pinned_sync.py"
+    return [sys.executable, str(script), str(concurrency), str(peak), *sync_args(kubeconfig)]
+
+
+def measure_pinned(argv: list[str], *, peak: Path, timeout: float | None) -> Run:
+    """`measure`, with the peak RSS the child read from its own VmHWM (see bench/pinned_sync.py)."""
+    peak.unlink(missing_ok=True)
+    run = measure(argv, timeout=timeout)
+    return replace(run, peak_rss=int(peak.read_text())) if peak.exists() else run
+
+
+def sweep(args: argparse.Namespace, server: BenchServer, kubeconfig: Path) -> dict[str, Any]:
+    """`--rounds` rounds, each: (--real) the raw POST loop, then for each concurrency (ascending in
+    even rounds, descending in odd ones, so a drift of the machine does not favour one end) a first
+    and a second sync, after which every mirror is deleted. Returns the last report."""
+    mirrors = args.sources * args.namespaces
+    raw_objects = args.raw_objects or mirrors
+    print(
+        f"executor concurrency {', '.join(map(str, args.concurrency))} (pinned by bench/pinned_sync.py), "
+        f"{args.rounds} round(s)"
+    )
+    raws: list[float] = []
+    points: list[Point] = []
+    seen: dict[str, Any] = {}
+    for round_ in range(args.rounds):
+        print(f"round {round_ + 1}")
+        if args.real:
+            raws.append(
+                raw_round(args, server, kubeconfig, namespace=f"bench-raw-{round_}", limit=raw_objects)
+            )
+        order = args.concurrency if round_ % 2 == 0 else args.concurrency[::-1]
+        for concurrency in order:
+            point = sync_twice(args, server, kubeconfig, concurrency=concurrency)
+            print_point(point, raw=statistics.median(raws) if raws else None)
+            points.append(point)
+            delete_mirrors(server, args.namespaces)
+            seen = server.report()  # the deletes are no sync's
+            if seen["objects"] not in (args.sources, -1):
+                raise SystemExit(
+                    f"{seen['objects']} ConfigMaps and Secrets left, expected the {args.sources} sources"
+                )
+    print_sweep(points, raws)
+    return seen
+
+
+def sync_twice(args: argparse.Namespace, server: BenchServer, kubeconfig: Path, *, concurrency: int) -> Point:
+    mirrors = args.sources * args.namespaces
+    peak = kubeconfig.parent / "peak-rss"
+    argv = pinned_argv(kubeconfig, concurrency=concurrency, peak=peak)
+    first = measure_pinned(argv, peak=peak, timeout=args.timeout)
+    first_seen = server.report()
+    second = measure_pinned(argv, peak=peak, timeout=args.timeout)
+    second_seen = server.report()
+    objects = args.sources + mirrors
+    checks = (
+        check(first_seen, mirrors, first, objects=objects),
+        check(second_seen, 0, second, objects=objects),
+    )
+    return Point(concurrency, first, first_seen, second, second_seen, checks)
+
+
+def raw_round(
+    args: argparse.Namespace, server: BenchServer, kubeconfig: Path, *, namespace: str, limit: int
+) -> float:
+    """The 16-way raw POST loop into a scratch namespace, which is then deleted (it would be a
+    target of the syncs), and its requests cleared from the report."""
+    import realserver
+
+    raw = realserver.raw_create_rate(kubeconfig, namespace=namespace, seconds=args.raw_seconds, limit=limit)
+    failed = f", failed {raw.failed}" if raw.failed else ""
+    print(
+        f"  raw POST loop ({raw.threads} threads, own keep-alive connections): {raw.created:,} created in "
+        f"{raw.seconds:.2f} s = {raw.rate:.0f}/s{failed}"
+    )
+    drop_namespace(server, namespace)
+    server.report()
+    return raw.rate
+
+
+def api(server: BenchServer, method: str, path: str) -> int:
+    conn = server.connect(timeout=120)
+    try:
+        conn.request(method, path)
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
+
+
+def delete_mirrors(server: BenchServer, namespaces: int) -> None:
+    """Every mirror, by one DELETE of a collection per namespace and kind, 8 at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlencode
+
+    selector = urlencode({"labelSelector": "kubectl-mirror.io/mirror=true"})
+    paths = [
+        f"/api/v1/namespaces/team-{n}/{kind}?{selector}"
+        for n in range(namespaces)
+        for kind in ("configmaps", "secrets")
+    ]
+    with ThreadPoolExecutor(8, thread_name_prefix="delete") as pool:
+        statuses = Counter(pool.map(lambda path: api(server, "DELETE", path), paths))
+    if set(statuses) != {200}:
+        raise SystemExit(f"deleting the mirrors: HTTP statuses {dict(statuses)}")
+
+
+def drop_namespace(server: BenchServer, name: str, *, wait: float = 120.0) -> None:
+    status = api(server, "DELETE", f"/api/v1/namespaces/{name}")
+    if status not in (200, 202):
+        raise SystemExit(f"deleting namespace {name} failed with HTTP {status}")
+    deadline = time.monotonic() + wait
+    while api(server, "GET", f"/api/v1/namespaces/{name}") != 404:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"namespace {name} still there after {wait:.0f} s")
+        time.sleep(0.2)
+
+
+def print_point(point: Point, *, raw: float | None) -> None:
+    def share(rate: float) -> str:
+        return f" ({rate / raw:.0%} of raw)" if raw else ""
+
+    first, second = point.first, point.second
+    print(
+        f"  concurrency {point.concurrency:>3}: first sync  wall {first.wall:6.2f} s  "
+        f"cpu {first.cpu:5.2f} s  "
+        f"peak RSS {first.peak_rss / MIB:4.0f} MiB  {point.first_seen['writes']:,} writes, "
+        f"{point.writing:,.0f}/s while writing{share(point.writing)}, "
+        f"{point.overall:,.0f}/s over wall{share(point.overall)}; check {point.checks[0]}"
+    )
+    print(
+        f"  {'':>15}  second sync wall {second.wall:6.2f} s  cpu {second.cpu:5.2f} s  "
+        f"peak RSS {second.peak_rss / MIB:4.0f} MiB  {point.second_seen['writes']} writes, "
+        f"{point.second_seen['requests']} requests; check {point.checks[1]}"
+    )
+
+
+def print_sweep(points: list[Point], raws: list[float]) -> None:
+    """Medians over the rounds for each concurrency, and the default this measurement picks."""
+    raw = statistics.median(raws) if raws else None
+    if raw:
+        spread = f" (rounds: {', '.join(f'{r:.0f}' for r in raws)})" if len(raws) > 1 else ""
+        print(f"raw POST loop: median {raw:.0f} creates/s{spread}")
+    print(
+        "concurrency  creates/s writing  of raw  creates/s over wall  of raw  "
+        "RSS first / second (MiB)  second's writes  checks"
+    )
+    best: dict[int, float] = {}
+    for concurrency in sorted({p.concurrency for p in points}):
+        mine = [p for p in points if p.concurrency == concurrency]
+        writing = statistics.median(p.writing for p in mine)
+        overall = statistics.median(p.overall for p in mine)
+        best[concurrency] = writing
+        ok = all(c == "ok" for p in mine for c in p.checks)
+        rss = max(p.first.peak_rss for p in mine) / MIB, max(p.second.peak_rss for p in mine) / MIB
+        print(
+            f"{concurrency:>11}  {writing:>16,.0f}  {_of(writing, raw):>6}  "
+            f"{overall:>19,.0f}  {_of(overall, raw):>6}  {rss[0]:>11.0f} / {rss[1]:<10.0f}  "
+            f"{sum(p.second_seen['writes'] for p in mine):>15}  {'ok' if ok else 'FAILED'}"
+        )
+    top = max(best.values())
+    pick = min(c for c, rate in best.items() if rate >= 0.95 * top)
+    print(f"the smallest concurrency within 5% of the best rate while writing ({top:,.0f}/s): {pick}")
+
+
+def _of(rate: float, raw: float | None) -> str:
+    return f"{rate / raw:.0%}" if raw else "-"
 
 
 def require_assets() -> Path:
@@ -578,8 +798,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="a real control plane (etcd, kube-apiserver, kube-controller-manager from $KUBEBUILDER_ASSETS)",
     )
     parser.add_argument(
-        "--raw-objects", type=int, default=1000, help="--real: stop the raw POST loop at this many"
+        "--raw-objects",
+        type=int,
+        help="--real: stop the raw POST loop at this many (1000; with --concurrency, the mirrors' count)",
     )
+    parser.add_argument(
+        "--concurrency",
+        type=_values,
+        help="e.g. 1,4,8,16,32: instead of the three syncs, a first and a second sync at each, the "
+        "executor pinned in-process (bench/pinned_sync.py), the mirrors deleted after each; with "
+        "--real, the raw POST loop once a round",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="--concurrency: repeat the sweep; medians")
     parser.add_argument("--raw-seconds", type=float, default=5.0, help="--real: or after this many seconds")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--kubeconfig", type=Path, help=argparse.SUPPRESS)
@@ -588,9 +818,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.sources, args.namespaces = 50, 20
     if args.real and args.latency:
         parser.error("--latency delays the fake server's writes; a real one waits for etcd")
+    if args.concurrency and args.profile:
+        parser.error("--profile runs the console script; --concurrency runs bench/pinned_sync.py")
     if args.real:
         require_assets()
     return args
+
+
+def _values(text: str) -> list[int]:
+    values = [int(v) for v in text.split(",") if v.strip()]
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("a comma-separated list of integers >= 1")
+    return values
 
 
 if __name__ == "__main__":
