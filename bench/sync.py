@@ -40,18 +40,18 @@ writing, and over its whole wall time) as a share of it. It runs after the syncs
 namespace is no target of theirs.
 
 `--concurrency 1,4,8,16,32` replaces the three syncs with a sweep of the executor's concurrency
-(kubectl_mirror/live/execute.py): at each value a first sync (creates every mirror) and a second
-(must write nothing), then every mirror is deleted (a DELETE of the collection per namespace and
-kind, not counted) for the next value. The value is pinned in the sync's own process by
-bench/pinned_sync.py, which wraps the executor and runs the real CLI, so any revision of the CLI
-can be measured; it also reports the child's peak RSS from its own VmHWM (a vforked child's
-`ru_maxrss` starts at the parent's RSS, and this parent grows over the rounds). With --real, each
-round starts with the 16-way raw POST loop (below) of as many ConfigMaps as there are mirrors,
-into a scratch namespace that is deleted before the syncs (it would be one of their targets).
-`--rounds N` repeats the sweep, ascending and descending in turn, and the table gives medians: the
-create rate while writing and over the whole wall time, each as a share of the raw loop's median,
+(kubectl_mirror/live/execute.py). Each point has a server of its own, started and seeded for it
+(one that has taken and deleted thousands of objects gets slower, which would favour whichever
+value ran first): a first sync (creates every mirror), a second (must write nothing), then with
+--real the 16-way raw POST loop (below) of as many ConfigMaps as there are mirrors, on the same
+server, so each point's share of the raw rate compares two runs on one server at one moment. The
+value is pinned in the sync's own process by bench/pinned_sync.py, which wraps the executor and
+runs the real CLI, so any revision of the CLI can be measured; it also reports the child's peak
+RSS from its own VmHWM (a vforked child's `ru_maxrss` starts at the parent's RSS). `--rounds N`
+repeats the sweep, ascending and descending in turn; the table gives medians: creates/s while
+writing and over the whole wall time, each point's share of its raw loop, the raw loop's rate,
 peak RSS of the first and second syncs, the second syncs' writes, the checks; and the smallest
-concurrency whose rate while writing is within 5% of the best.
+concurrency within 5% of the best rate while writing.
 
 Measured at commit 146a9b0, 2 CPUs, load average about 1 (wall / CPU / peak RSS / requests):
 first sync 135 s / 72 s / 250 MiB / 200,016 (200,000 creates, 10 lists, 6 discovery); second
@@ -82,6 +82,7 @@ import http.client
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -466,6 +467,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{mirrors:,} mirrors; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load()}"
     )
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+        if args.concurrency:
+            sweep(args, Path(tmp))
+            print(f"load average at the end: {load()} (other work on the machine inflates wall times)")
+            return
         kubeconfig = Path(tmp) / "kubeconfig"
         server = start_server(
             real=args.real,
@@ -479,13 +484,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(server.describe())
             if args.latency:
                 print(f"every write waits {args.latency:g} ms in the server (--latency)")
-            if args.concurrency:
-                print(server_memory(sweep(args, server, kubeconfig)))
-            else:
-                done = runs(args, server, kubeconfig)
-                print(server_memory(done[-1][2]))
-                if args.real and done[0][0] == "first":
-                    raw_rate(args, kubeconfig, first=done[0][1], seen=done[0][2])
+            done = runs(args, server, kubeconfig)
+            print(server_memory(done[-1][2]))
+            if args.real and done[0][0] == "first":
+                raw_rate(args, kubeconfig, first=done[0][1], seen=done[0][2])
             print(f"load average at the end: {load()} (other work on the machine inflates wall times)")
             if args.profile:
                 print(f"profiles: {args.profile}/*.prof (python -m pstats)")
@@ -578,8 +580,8 @@ def raw_rate(args: argparse.Namespace, kubeconfig: Path, *, first: Run, seen: di
 
 @dataclass(frozen=True)
 class Point:
-    """A first sync (creates every mirror) and the second one after it (writes nothing), both
-    with the executor pinned at one concurrency."""
+    """On a fresh server: a first sync (creates every mirror) and a second (writes nothing), the
+    executor pinned at one concurrency; then (--real) the raw POST loop on the same server."""
 
     concurrency: int
     first: Run
@@ -587,6 +589,7 @@ class Point:
     second: Run
     second_seen: dict[str, Any]
     checks: tuple[str, str]
+    raw: float | None  # creates/s of the raw POST loop
 
     @property
     def writing(self) -> float:
@@ -612,118 +615,67 @@ def measure_pinned(argv: list[str], *, peak: Path, timeout: float | None) -> Run
     return replace(run, peak_rss=int(peak.read_text())) if peak.exists() else run
 
 
-def sweep(args: argparse.Namespace, server: BenchServer, kubeconfig: Path) -> dict[str, Any]:
-    """`--rounds` rounds, each: (--real) the raw POST loop, then for each concurrency (ascending in
-    even rounds, descending in odd ones, so a drift of the machine does not favour one end) a first
-    and a second sync, after which every mirror is deleted. Returns the last report."""
-    mirrors = args.sources * args.namespaces
-    raw_objects = args.raw_objects or mirrors
+def sweep(args: argparse.Namespace, workdir: Path) -> None:
+    """`--rounds` rounds of one point per concurrency (ascending in even rounds, descending in odd
+    ones), each on a server of its own, started and seeded for it: a server that has already
+    taken and deleted thousands of objects is slower, and would favour whichever value ran first."""
     print(
         f"executor concurrency {', '.join(map(str, args.concurrency))} (pinned by bench/pinned_sync.py), "
-        f"{args.rounds} round(s)"
+        f"{args.rounds} round(s), a fresh server for each"
     )
-    raws: list[float] = []
     points: list[Point] = []
-    seen: dict[str, Any] = {}
     for round_ in range(args.rounds):
         print(f"round {round_ + 1}")
-        if args.real:
-            raws.append(
-                raw_round(args, server, kubeconfig, namespace=f"bench-raw-{round_}", limit=raw_objects)
-            )
         order = args.concurrency if round_ % 2 == 0 else args.concurrency[::-1]
         for concurrency in order:
-            point = sync_twice(args, server, kubeconfig, concurrency=concurrency)
-            print_point(point, raw=statistics.median(raws) if raws else None)
+            point = measure_point(args, workdir / f"{round_}-{concurrency}", concurrency=concurrency)
+            print_point(point)
             points.append(point)
-            delete_mirrors(server, args.namespaces)
-            seen = server.report()  # the deletes are no sync's
-            if seen["objects"] not in (args.sources, -1):
-                raise SystemExit(
-                    f"{seen['objects']} ConfigMaps and Secrets left, expected the {args.sources} sources"
-                )
-    print_sweep(points, raws)
-    return seen
+    print_sweep(points)
 
 
-def sync_twice(args: argparse.Namespace, server: BenchServer, kubeconfig: Path, *, concurrency: int) -> Point:
+def measure_point(args: argparse.Namespace, workdir: Path, *, concurrency: int) -> Point:
     mirrors = args.sources * args.namespaces
-    peak = kubeconfig.parent / "peak-rss"
-    argv = pinned_argv(kubeconfig, concurrency=concurrency, peak=peak)
-    first = measure_pinned(argv, peak=peak, timeout=args.timeout)
-    first_seen = server.report()
-    second = measure_pinned(argv, peak=peak, timeout=args.timeout)
-    second_seen = server.report()
+    workdir.mkdir(parents=True)
+    kubeconfig = workdir / "kubeconfig"
+    server = start_server(
+        real=args.real,
+        sources=args.sources,
+        namespaces=args.namespaces,
+        kubeconfig=kubeconfig,
+        workdir=workdir,
+        latency=args.latency,
+    )
+    try:
+        peak = workdir / "peak-rss"
+        argv = pinned_argv(kubeconfig, concurrency=concurrency, peak=peak)
+        first = measure_pinned(argv, peak=peak, timeout=args.timeout)
+        first_seen = server.report()
+        second = measure_pinned(argv, peak=peak, timeout=args.timeout)
+        second_seen = server.report()
+        raw = None
+        if args.real:
+            import realserver
+
+            limit = args.raw_objects or mirrors
+            raw = realserver.raw_create_rate(kubeconfig, seconds=args.raw_seconds, limit=limit).rate
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     objects = args.sources + mirrors
     checks = (
         check(first_seen, mirrors, first, objects=objects),
         check(second_seen, 0, second, objects=objects),
     )
-    return Point(concurrency, first, first_seen, second, second_seen, checks)
+    return Point(concurrency, first, first_seen, second, second_seen, checks, raw)
 
 
-def raw_round(
-    args: argparse.Namespace, server: BenchServer, kubeconfig: Path, *, namespace: str, limit: int
-) -> float:
-    """The 16-way raw POST loop into a scratch namespace, which is then deleted (it would be a
-    target of the syncs), and its requests cleared from the report."""
-    import realserver
-
-    raw = realserver.raw_create_rate(kubeconfig, namespace=namespace, seconds=args.raw_seconds, limit=limit)
-    failed = f", failed {raw.failed}" if raw.failed else ""
-    print(
-        f"  raw POST loop ({raw.threads} threads, own keep-alive connections): {raw.created:,} created in "
-        f"{raw.seconds:.2f} s = {raw.rate:.0f}/s{failed}"
-    )
-    drop_namespace(server, namespace)
-    server.report()
-    return raw.rate
-
-
-def api(server: BenchServer, method: str, path: str) -> int:
-    conn = server.connect(timeout=120)
-    try:
-        conn.request(method, path)
-        resp = conn.getresponse()
-        resp.read()
-        return resp.status
-    finally:
-        conn.close()
-
-
-def delete_mirrors(server: BenchServer, namespaces: int) -> None:
-    """Every mirror, by one DELETE of a collection per namespace and kind, 8 at a time."""
-    from concurrent.futures import ThreadPoolExecutor
-    from urllib.parse import urlencode
-
-    selector = urlencode({"labelSelector": "kubectl-mirror.io/mirror=true"})
-    paths = [
-        f"/api/v1/namespaces/team-{n}/{kind}?{selector}"
-        for n in range(namespaces)
-        for kind in ("configmaps", "secrets")
-    ]
-    with ThreadPoolExecutor(8, thread_name_prefix="delete") as pool:
-        statuses = Counter(pool.map(lambda path: api(server, "DELETE", path), paths))
-    if set(statuses) != {200}:
-        raise SystemExit(f"deleting the mirrors: HTTP statuses {dict(statuses)}")
-
-
-def drop_namespace(server: BenchServer, name: str, *, wait: float = 120.0) -> None:
-    status = api(server, "DELETE", f"/api/v1/namespaces/{name}")
-    if status not in (200, 202):
-        raise SystemExit(f"deleting namespace {name} failed with HTTP {status}")
-    deadline = time.monotonic() + wait
-    while api(server, "GET", f"/api/v1/namespaces/{name}") != 404:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"namespace {name} still there after {wait:.0f} s")
-        time.sleep(0.2)
-
-
-def print_point(point: Point, *, raw: float | None) -> None:
+def print_point(point: Point) -> None:
     def share(rate: float) -> str:
-        return f" ({rate / raw:.0%} of raw)" if raw else ""
+        return f" ({rate / point.raw:.0%} of raw)" if point.raw else ""
 
     first, second = point.first, point.second
+    raw = f"; raw POST loop {point.raw:,.0f}/s" if point.raw else ""
     print(
         f"  concurrency {point.concurrency:>3}: first sync  wall {first.wall:6.2f} s  "
         f"cpu {first.cpu:5.2f} s  "
@@ -734,18 +686,15 @@ def print_point(point: Point, *, raw: float | None) -> None:
     print(
         f"  {'':>15}  second sync wall {second.wall:6.2f} s  cpu {second.cpu:5.2f} s  "
         f"peak RSS {second.peak_rss / MIB:4.0f} MiB  {point.second_seen['writes']} writes, "
-        f"{point.second_seen['requests']} requests; check {point.checks[1]}"
+        f"{point.second_seen['requests']} requests; check {point.checks[1]}{raw} (load average {load()})"
     )
 
 
-def print_sweep(points: list[Point], raws: list[float]) -> None:
-    """Medians over the rounds for each concurrency, and the default this measurement picks."""
-    raw = statistics.median(raws) if raws else None
-    if raw:
-        spread = f" (rounds: {', '.join(f'{r:.0f}' for r in raws)})" if len(raws) > 1 else ""
-        print(f"raw POST loop: median {raw:.0f} creates/s{spread}")
+def print_sweep(points: list[Point]) -> None:
+    """Medians over the rounds for each concurrency, and the default this measurement picks. The
+    share of the raw rate is each point's own (sync and raw loop on the same server), then the median."""
     print(
-        "concurrency  creates/s writing  of raw  creates/s over wall  of raw  "
+        "concurrency  creates/s writing  of raw  creates/s over wall  of raw  raw POST loop/s  "
         "RSS first / second (MiB)  second's writes  checks"
     )
     best: dict[int, float] = {}
@@ -753,12 +702,16 @@ def print_sweep(points: list[Point], raws: list[float]) -> None:
         mine = [p for p in points if p.concurrency == concurrency]
         writing = statistics.median(p.writing for p in mine)
         overall = statistics.median(p.overall for p in mine)
+        raws = [p for p in mine if p.raw]
+        of_raw = _share(statistics.median(p.writing / p.raw for p in raws if p.raw) if raws else None)
+        over_raw = _share(statistics.median(p.overall / p.raw for p in raws if p.raw) if raws else None)
+        raw = f"{statistics.median(p.raw for p in raws if p.raw):,.0f}" if raws else "-"
         best[concurrency] = writing
         ok = all(c == "ok" for p in mine for c in p.checks)
         rss = max(p.first.peak_rss for p in mine) / MIB, max(p.second.peak_rss for p in mine) / MIB
         print(
-            f"{concurrency:>11}  {writing:>16,.0f}  {_of(writing, raw):>6}  "
-            f"{overall:>19,.0f}  {_of(overall, raw):>6}  {rss[0]:>11.0f} / {rss[1]:<10.0f}  "
+            f"{concurrency:>11}  {writing:>16,.0f}  {of_raw:>6}  {overall:>19,.0f}  {over_raw:>6}  "
+            f"{raw:>15}  {rss[0]:>11.0f} / {rss[1]:<10.0f}  "
             f"{sum(p.second_seen['writes'] for p in mine):>15}  {'ok' if ok else 'FAILED'}"
         )
     top = max(best.values())
@@ -766,8 +719,8 @@ def print_sweep(points: list[Point], raws: list[float]) -> None:
     print(f"the smallest concurrency within 5% of the best rate while writing ({top:,.0f}/s): {pick}")
 
 
-def _of(rate: float, raw: float | None) -> str:
-    return f"{rate / raw:.0%}" if raw else "-"
+def _share(ratio: float | None) -> str:
+    return f"{ratio:.0%}" if ratio is not None else "-"
 
 
 def require_assets() -> Path:
@@ -806,8 +759,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--concurrency",
         type=_values,
         help="e.g. 1,4,8,16,32: instead of the three syncs, a first and a second sync at each, the "
-        "executor pinned in-process (bench/pinned_sync.py), the mirrors deleted after each; with "
-        "--real, the raw POST loop once a round",
+        "executor pinned in-process (bench/pinned_sync.py), each on a fresh server; with --real, "
+        "then the raw POST loop on that server",
     )
     parser.add_argument("--rounds", type=int, default=1, help="--concurrency: repeat the sweep; medians")
     parser.add_argument("--raw-seconds", type=float, default=5.0, help="--real: or after this many seconds")
