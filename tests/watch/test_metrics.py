@@ -189,7 +189,8 @@ def test_controller_metrics_expose_every_documented_name() -> None:
     # Every result exists at 0 from the start, so rate() sees the first failure.
     reconciles = families["kubectl_mirror_reconciles_total"].samples
     assert reconciles == {
-        ("kubectl_mirror_reconciles_total", (("result", r),)): 0.0 for r in ("changed", "conflict", "error", "unchanged", "yielded")
+        ("kubectl_mirror_reconciles_total", (("result", r),)): 0.0
+        for r in ("changed", "conflict", "error", "unchanged", "yielded")
     }
 
 
