@@ -7,7 +7,7 @@ from typing import Any
 
 from kubectl_mirror.engine.model import EngineOptions, Obj
 from kubectl_mirror.engine.plan import Item, Outcome, render_all
-from kubectl_mirror.engine.policy import is_policy
+from kubectl_mirror.engine.policies import is_any_policy
 from kubectl_mirror.errors import InputError, Ref
 from kubectl_mirror.options import RawOptions, build_engine_options
 
@@ -19,19 +19,21 @@ def render_items(items: Sequence[Item], options: EngineOptions) -> Outcome:
 
 
 def options_from_function_config(config: Any) -> tuple[EngineOptions, list[Item]]:
-    """A functionConfig is a MirrorPolicy (a policy input), or a ConfigMap / MirrorTransformer
-    whose `data` / `options` hold the same option names as the CLI flags."""
+    """A functionConfig is a policy (MirrorPolicy, ConfigMapSync or ConfigMirror: one more policy
+    input), or a ConfigMap / MirrorTransformer whose `data` / `options` hold the same option
+    names as the CLI flags."""
     if config is None:
         return build_engine_options(RawOptions({})), []
     if not isinstance(config, Mapping):
         raise InputError("must be an object", Ref(), "functionConfig")
     ref = Ref.of(config)
-    if is_policy(dict(config)):
+    if is_any_policy(dict(config)):
         return build_engine_options(RawOptions({})), [Item(dict(config), "functionConfig")]
     kind = config.get("kind")
     if kind not in CONFIG_KINDS:
         raise InputError(
-            f"unsupported functionConfig kind {kind!r} (use MirrorPolicy, ConfigMap or MirrorTransformer)",
+            f"unsupported functionConfig kind {kind!r} "
+            "(use MirrorPolicy, ConfigMapSync, ConfigMirror, ConfigMap or MirrorTransformer)",
             ref,
             "kind",
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 
-from kubectl_mirror.engine.model import Result
+from kubectl_mirror.engine.model import MirrorSpec, Result
 from kubectl_mirror.engine.plan import Outcome
 
 
@@ -14,11 +14,19 @@ def print_results(results: Iterable[Result]) -> None:
         print(f"{r.severity}: {r.one_line()}", file=sys.stderr)
 
 
+def _via(spec: MirrorSpec) -> str:
+    """What made the object a source: its markers, or the policies (in the order they count)."""
+    if spec.policy is None:
+        return f"{spec.dialect} markers"
+    policies = [spec.policy, *(p for _, p in spec.target_policies if p != spec.policy)]
+    return ", ".join(dict.fromkeys(p.describe() for p in policies))
+
+
 def explain_text(outcome: Outcome) -> str:
     lines: list[str] = []
     for so in outcome.sources:
         spec = so.source.spec
-        via = f"MirrorPolicy {spec.policy.name}" if spec.policy else f"{spec.dialect} markers"
+        via = _via(spec)
         lines.append(f"{so.source.ref.describe()} ({via}): {len(so.mirrors)} mirror(s)")
         width = max((len(d.namespace) for d in so.decisions), default=0)
         for d in so.decisions:

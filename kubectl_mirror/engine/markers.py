@@ -44,6 +44,7 @@ CONTROL_PREFIXES = (
     "kubemirror.raczylo.com/",
     "reflector.v1.k8s.emberstack.com/",
     "replicator.v1.mittwald.de/",
+    "kubed.appscode.com/",
 )
 
 # Metadata that would make another controller claim the copy, or that only the API server may set.

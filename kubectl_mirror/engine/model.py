@@ -127,6 +127,12 @@ class MirrorSpec:
     extra_labels: tuple[tuple[str, str], ...] = ()
     # Label that marks an orphaned mirror stale, besides ours.
     extra_stale_label: str = ""
+    # When several policies that combine (ConfigMapSync, ConfigMirror) select one source: which
+    # of them asked for which target namespace, so each mirror names its own policy.
+    target_policies: tuple[tuple[str, Ref], ...] = ()
+    # Findings about the markers that do not stop the source: (field path, message), reported
+    # as warnings wherever the source is read (kubed's cross-cluster `sync-contexts`).
+    warnings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from kubectl_mirror.engine import markers as m
 from kubectl_mirror.engine.budget import Deadline, source_deadline
 from kubectl_mirror.engine.dialects.base import Dialect
-from kubectl_mirror.engine.dialects.registry import DIALECTS
+from kubectl_mirror.engine.dialects.registry import DIALECTS, copied_by
 from kubectl_mirror.engine.kinds import (
     check_mirrorable,
     check_payload,
@@ -42,7 +42,8 @@ from kubectl_mirror.engine.names import (
     is_namespace_name,
     quoted,
 )
-from kubectl_mirror.engine.policy import Policy, is_policy, read_policy
+from kubectl_mirror.engine.policies import policy_kind_of
+from kubectl_mirror.engine.policy import Policy, chosen_spec
 from kubectl_mirror.engine.redact import scrub, secret_strings
 from kubectl_mirror.engine.render import Source, assemble, mirror_for, prepare
 from kubectl_mirror.engine.targets import resolve_targets
@@ -103,7 +104,7 @@ def is_mirror(obj: Obj) -> bool:
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         return False
-    return m.is_mirror(meta) or any(d.is_foreign_mirror(obj) for d in DIALECTS)
+    return m.is_mirror(meta) or bool(copied_by(obj))
 
 
 _key = ObjectKey.of
@@ -227,17 +228,16 @@ def classify(items: Sequence[Item], options: EngineOptions, *, deadline: Deadlin
             results.extend(problems)
             if info is not None:
                 universe[info.name] = info
-        elif is_policy(obj):
+        elif (policy_kind := policy_kind_of(obj)) is not None:
             if late():
                 skipped.append(ref)
                 continue
             try:
-                policies.append(read_policy(obj, ref, options))
+                policies.append(policy_kind.read(obj, ref, options))
             except MirrorError as err:
                 results.append(Result.from_error(err))
         else:
             refs.append((obj, ref))
-    policies.sort(key=lambda p: p.ref.name)
     cluster_kinds = cluster_scoped_crd_kinds(obj for obj, _ in refs)
     sources: list[Source] = []
     pulls: list[Pull] = []
@@ -312,17 +312,15 @@ def _choose_source(
     results: list[Result] = []
     source = marked
     chosen_by = [p for p in policies if p.selects(obj)]
+    used: tuple[Policy, ...] = ()
     if source is None and chosen_by:
-        source = Source(obj, ref, chosen_by[0].spec)
-    for extra in chosen_by[1 if source and source.spec.policy else 0 :]:
-        winner = "its own markers" if source and not source.spec.policy else "an earlier policy"
-        results.append(
-            Result(
-                "warning",
-                f"also selected by MirrorPolicy {extra.ref.name}, which is ignored for it ({winner} win)",
-                ref,
-            )
-        )
+        spec, used = chosen_spec(chosen_by)
+        source = Source(obj, ref, spec)
+    winner = "its own markers win" if marked is not None else f"{used[0].ref.describe()} wins" if used else ""
+    for extra in chosen_by:
+        if extra not in used:
+            message = f"also selected by {extra.ref.describe()}, which is ignored for it ({winner})"
+            results.append(Result("warning", message, ref))
     if source is None:
         return None, results
     try:
@@ -332,6 +330,7 @@ def _choose_source(
         check_copyable(obj, ref)
     except MirrorError as err:
         return None, [*results, Result.from_error(err)]
+    results.extend(Result("warning", message, ref, path) for path, message in source.spec.warnings)
     return source, results
 
 

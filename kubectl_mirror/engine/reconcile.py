@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from kubectl_mirror.engine import markers as m
+from kubectl_mirror.engine.dialects.registry import copied_by
 from kubectl_mirror.engine.kinds import clean_for_copy
 from kubectl_mirror.engine.model import Obj, ObjectKey
 from kubectl_mirror.engine.render import canonical
@@ -142,13 +143,7 @@ def decide(
         return Action("create", key, desired, None, "missing")
     if not is_ours(live) and not pulled:
         if not adopt:
-            return Action(
-                "conflict",
-                key,
-                desired,
-                dict(live),
-                "exists and is not managed by kubectl-mirror (use --adopt)",
-            )
+            return Action("conflict", key, desired, dict(live), _conflict_reason(live))
         desired = _with_annotation(desired, m.ADOPTED, "true")
         # Adoption writes like any update, so a field the server will not change (a Secret's
         # type, an immutable object) needs a recreate here too.
@@ -166,6 +161,14 @@ def decide(
     if why:
         return Action("recreate", key, desired, dict(live), why, tuple(paths))
     return Action("update", key, desired, dict(live), "drifted", tuple(paths))
+
+
+def _conflict_reason(live: Mapping[str, Any]) -> str:
+    """Another tool's copy is named as such: after switching tools, `--adopt` takes it over."""
+    tool = copied_by(dict(live))
+    if tool:
+        return f"is a copy made by {tool}, not managed by kubectl-mirror (use --adopt to take it over)"
+    return "exists and is not managed by kubectl-mirror (use --adopt)"
 
 
 def decide_cached(

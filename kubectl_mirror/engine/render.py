@@ -19,6 +19,7 @@ from kubectl_mirror.engine.globs import glob_match
 from kubectl_mirror.engine.kinds import check_mirrorable, clean_for_copy
 from kubectl_mirror.engine.model import EngineOptions, MirrorSpec, Obj, Result
 from kubectl_mirror.engine.names import check_metadata_maps
+from kubectl_mirror.engine.policy import policy_text
 from kubectl_mirror.errors import MirrorError, Ref, TransformError
 
 _SKIP_TOP = ("apiVersion", "kind", "metadata", "status")
@@ -85,8 +86,9 @@ def group_of(obj: Obj) -> str:
     return api_version.split("/", 1)[0] if "/" in api_version else "core"
 
 
-def ownership(source: Source) -> tuple[dict[str, str], dict[str, str]]:
-    """The labels and annotations that tie a mirror to its source and prove we made it."""
+def ownership(source: Source, namespace: str = "") -> tuple[dict[str, str], dict[str, str]]:
+    """The labels and annotations that tie a mirror to its source and prove we made it (in
+    `namespace`: with combined policies, each mirror names the one that asked for it)."""
     obj = source.obj
     meta = obj.get("metadata") or {}
     labels = {
@@ -105,12 +107,17 @@ def ownership(source: Source) -> tuple[dict[str, str], dict[str, str]]:
     }
     if isinstance(meta.get("uid"), str):
         annotations[m.SOURCE_UID] = meta["uid"]
-    if source.spec.policy is not None:
-        policy = source.spec.policy
-        annotations[m.SOURCE_POLICY] = (
-            f"{policy.namespace}/{policy.name}" if policy.namespace else policy.name
-        )
+    policy = _policy_in(source, namespace)
+    if policy is not None:
+        annotations[m.SOURCE_POLICY] = policy_text(policy)
     return labels, annotations
+
+
+def _policy_in(source: Source, namespace: str) -> Ref | None:
+    for target_namespace, policy in source.spec.target_policies:
+        if target_namespace == namespace:
+            return policy
+    return source.spec.policy
 
 
 def content_hash(body: Obj, labels: Mapping[str, str], annotations: Mapping[str, str]) -> str:
@@ -194,7 +201,11 @@ def mirror_for(
     source = prepared.source
     name = str((source.obj.get("metadata") or {}).get("name"))
     if not source.spec.transforms:
-        return assemble(prepared, namespace=namespace, name=name), ()
+        policy = _policy_in(source, namespace)
+        if policy is source.spec.policy:
+            return assemble(prepared, namespace=namespace, name=name), ()
+        annotations = {**prepared.annotations, m.SOURCE_POLICY: policy_text(policy)} if policy else None
+        return assemble(prepared, namespace=namespace, name=name, annotations=annotations), ()
     from kubectl_mirror.engine.transforms import TemplateContext, apply_transforms
 
     draft = assemble(prepared, namespace=namespace, name=name)
@@ -217,7 +228,7 @@ def mirror_for(
         ref=source.ref,
         deadline=deadline,
     )
-    own_labels, own_annotations = ownership(source)
+    own_labels, own_annotations = ownership(source, namespace)
     out_meta = out.get("metadata")
     out_meta = out_meta if isinstance(out_meta, dict) else {}
     labels = {**_str_map(out_meta.get("labels")), **own_labels}

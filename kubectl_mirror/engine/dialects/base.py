@@ -45,6 +45,7 @@ class Dialect:
     read_pull: Callable[[Obj, Ref], PullRef | None] = _never_pull
     allows_pull: Callable[[Obj, str], bool] = _never_allows
     is_foreign_mirror: Callable[[Obj], bool] = _not_mirror
+    tool: str = ""  # the tool's name as users know it, for messages about its copies
 
 
 def labels_of(obj: Obj) -> Mapping[str, Any]:

@@ -91,4 +91,5 @@ KUBEMIRROR = Dialect(
     source_selector=f"{ENABLED}=true",
     read_source=read_source,
     is_foreign_mirror=is_foreign_mirror,
+    tool="KubeMirror",
 )

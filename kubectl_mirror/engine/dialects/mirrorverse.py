@@ -92,4 +92,5 @@ MIRRORVERSE = Dialect(
     read_source=read_source,
     kinds=KINDS,
     is_foreign_mirror=is_foreign_mirror,
+    tool="Mirrorverse",
 )

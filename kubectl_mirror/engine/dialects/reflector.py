@@ -137,4 +137,5 @@ REFLECTOR = Dialect(
     read_pull=read_pull,
     allows_pull=allows_pull,
     is_foreign_mirror=is_foreign_mirror,
+    tool="Reflector",
 )

@@ -93,4 +93,5 @@ REPLICATOR = Dialect(
     read_pull=read_pull,
     allows_pull=allows_pull,
     is_foreign_mirror=is_foreign_mirror,
+    tool="Replicator",
 )
