@@ -8,8 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from kubectl_mirror.engine import markers as m
 from kubectl_mirror.engine.model import EngineOptions, Obj, Result
 from kubectl_mirror.engine.plan import Outcome
+from kubectl_mirror.engine.policies import is_policy_ref
+from kubectl_mirror.engine.policy import policy_text
 from kubectl_mirror.engine.reconcile import Action, Key, SourceState, decide, key_of, source_id_of
 from kubectl_mirror.engine.render import source_id
 from kubectl_mirror.io.cluster import Cluster
@@ -68,10 +71,21 @@ def failures(outcome: Outcome) -> dict[str, list[Result]]:
     return found
 
 
+def failed_policies(outcome: Outcome) -> set[str]:
+    """The policies that could not be read, as their mirrors name them: a typo in a policy
+    keeps its mirrors, as a typo in a marker does."""
+    return {
+        policy_text(r.ref)
+        for r in outcome.results
+        if r.severity == "error" and r.ref.name and is_policy_ref(r.ref)
+    }
+
+
 def _prune(cluster: Cluster, state: LiveState, outcome: Outcome, scope: Scope) -> list[Action]:
     """Mirrors of ours that nothing renders any more, decided one by one."""
     rendered = {source_id(so.source.obj) for so in outcome.sources}
     failed = failures(outcome)
+    bad_policies = failed_policies(outcome)
     desired = {key_of(m) for m in outcome.mirrors}
     known: dict[Key, SourceState] = {}  # looked up once per source, not once per mirror
     actions = []
@@ -84,7 +98,7 @@ def _prune(cluster: Cluster, state: LiveState, outcome: Outcome, scope: Scope) -
             # A gone source cannot be matched against a label selector: with -l, only mirrors
             # of sources that were selected are considered.
             where: SourceState = "out-of-scope"
-        elif sid in failed:
+        elif sid in failed or _policy_of(live) in bad_policies:
             where = "failed"
         elif sid in rendered:
             where = "untargeted"
@@ -97,6 +111,10 @@ def _prune(cluster: Cluster, state: LiveState, outcome: Outcome, scope: Scope) -
         if action.writes:
             actions.append(action)
     return sorted(actions, key=lambda a: a.key)
+
+
+def _policy_of(live: Obj) -> str:
+    return str(((live.get("metadata") or {}).get("annotations") or {}).get(m.SOURCE_POLICY, ""))
 
 
 def _source_exists(cluster: Cluster, state: LiveState, key: Key) -> bool:

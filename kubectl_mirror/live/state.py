@@ -1,8 +1,10 @@
 """Reading what the engine needs from a live cluster, with as few requests as possible.
 
-One list of namespaces; per mirrorable kind, one list per dialect label selector (or one full
-list for kinds an annotation-only dialect covers) and one list of our mirrors by ownership
-label. Never one list per namespace.
+One list of namespaces; one list per policy kind served (MirrorPolicy, ConfigMapSync,
+ConfigMirror); per mirrorable kind, one list per dialect label selector (or one full list for
+kinds an annotation-only dialect covers) and one list of our mirrors by ownership label; per
+policy source namespace, one list of each kind policies read there that is not listed in full
+already. Never one list per target namespace.
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ from kubectl_mirror.engine.dialects.registry import DIALECTS
 from kubectl_mirror.engine.kinds import DENIED_KINDS
 from kubectl_mirror.engine.model import EngineOptions, Obj
 from kubectl_mirror.engine.plan import Item, Outcome, render_all
-from kubectl_mirror.engine.policy import API_GROUP
-from kubectl_mirror.engine.policy import KIND as POLICY_KIND
+from kubectl_mirror.engine.policies import POLICY_KINDS, policy_kind_of
 from kubectl_mirror.engine.reconcile import Key, key_of
 from kubectl_mirror.engine.selectors import parse_selector
 from kubectl_mirror.errors import ForbiddenError
@@ -72,41 +73,54 @@ def read_state(cluster: Cluster, *, scope: Scope, options: EngineOptions) -> Liv
     ns_resource = next(r for r in served if r.kind == "Namespace" and r.group == "")
     namespaces, _ = cluster.list(ns_resource)
     policies: list[Obj] = []
-    policy_resource = next((r for r in served if r.kind == POLICY_KIND and r.group == API_GROUP), None)
-    if policy_resource is not None:
-        policies, _ = cluster.list(policy_resource)
+    for policy_kind in POLICY_KINDS:
+        served_as = next(
+            (r for r in served if (r.group, r.kind) == (policy_kind.group, policy_kind.kind)), None
+        )
+        if served_as is not None:
+            found, _ = cluster.list(served_as)
+            policies += found
     state = LiveState(by_kind, namespaces, [], policies, {})
     seen: set[str] = set()
+    full: set[tuple[str, str]] = set()  # kinds listed in full already
     for resource in kinds:
         try:
-            _read_kind(cluster, state, resource, scope=scope, seen=seen)
+            if _read_kind(cluster, state, resource, scope=scope, seen=seen):
+                full.add((_group(resource), resource.kind))
         except ForbiddenError as err:
             # RBAC does not let us read this kind: mirror what we may (nothing of it is pruned).
             state.skipped.append(f"{resource.plural}: {err.message}")
             state.resources.pop((_group(resource), resource.kind), None)
-    for policy in policies:
-        spec = policy.get("spec") or {}
-        src = spec.get("source") or {}
-        pns = src.get("namespace")
-        if not isinstance(pns, str) or not scope.holds(pns):
-            continue
-        for kind in src.get("kinds") or ["ConfigMap", "Secret"]:
-            chosen = next((r for r in state.resources.values() if r.kind == kind), None)
-            if chosen is not None:
-                found, _ = cluster.list(chosen, namespace=pns)
-                _index(state, found)
-                _add(state, seen, [o for o in found if _in_scope(o, scope)])
+    for kind, namespace in _policy_sources(policies, scope):
+        chosen = next((r for r in state.resources.values() if r.kind == kind), None)
+        if chosen is not None and (_group(chosen), chosen.kind) not in full:
+            found, _ = cluster.list(chosen, namespace=namespace)
+            _index(state, found)
+            _add(state, seen, [o for o in found if _in_scope(o, scope)])
     return state
+
+
+def _policy_sources(policies: Iterable[Obj], scope: Scope) -> list[tuple[str, str]]:
+    """(kind, namespace) of every source list the policies in scope need, each once."""
+    wanted: set[tuple[str, str]] = set()
+    for policy in policies:
+        policy_kind = policy_kind_of(policy)
+        namespace = policy_kind.source_namespace(policy) if policy_kind else ""
+        if policy_kind is None or not namespace or not scope.holds(namespace):
+            continue
+        wanted.update((kind, namespace) for kind in policy_kind.source_kinds(policy))
+    return sorted(wanted)
 
 
 def _read_kind(
     cluster: Cluster, state: LiveState, resource: Resource, *, scope: Scope, seen: set[str]
-) -> None:
+) -> bool:
+    """Read one kind's sources and mirrors; True when every object of it was listed."""
     if any(not d.source_selector and resource.kind in d.kinds for d in DIALECTS):
         everything, _ = cluster.list(resource)
         _index(state, everything)
         _add(state, seen, [o for o in everything if _in_scope(o, scope)])
-        return
+        return True
     mirrors, _ = cluster.list(resource, label_selector=m.ownership_label_selector())
     _index(state, mirrors)
     for dialect in DIALECTS:
@@ -116,6 +130,7 @@ def _read_kind(
         found, _ = cluster.list(resource, namespace=scope.namespace, label_selector=selector)
         _index(state, found)
         _add(state, seen, found)
+    return False
 
 
 def _in_scope(obj: Obj, scope: Scope) -> bool:
