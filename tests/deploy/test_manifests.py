@@ -215,8 +215,36 @@ def test_the_cluster_role_is_exactly_the_documented_minimum() -> None:
         ("", "events"): ["create", "patch"],
         ("kubectl-mirror.io", "mirrorpolicies"): ["get", "list", "watch"],
         ("kubectl-mirror.io", "mirrorpolicies/status"): ["patch", "update"],
+        # Other tools' policies: read and watched, `update` for the finalizer, and their status.
+        ("apps.kapendra.com", "configmapsyncs"): ["get", "list", "update", "watch"],
+        ("apps.kapendra.com", "configmapsyncs/status"): ["patch", "update"],
+        ("mirror.configmirror.io", "configmirrors"): ["get", "list", "update", "watch"],
+        ("mirror.configmirror.io", "configmirrors/status"): ["patch", "update"],
         ("apiextensions.k8s.io", "customresourcedefinitions"): ["get", "list", "watch"],
     }
+
+
+def test_every_cluster_role_rule_says_why_it_is_there() -> None:
+    """Each rule is preceded by a comment, or follows a rule of the same API group whose comment
+    speaks for both (the file is read by people granting these rights)."""
+    lines = (DEPLOY / "clusterrole.yaml").read_text().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("  - apiGroups:")]
+    assert len(starts) == len(one("ClusterRole")["rules"])
+    for before, i in zip([None, *starts], starts, strict=False):
+        explained = lines[i - 1].strip().startswith("#")
+        same_group = before is not None and lines[before] == lines[i]
+        assert explained or same_group, f"no comment above: {lines[i]}"
+
+
+def test_the_policy_kinds_the_engine_reads_have_their_rights() -> None:
+    from kubectl_mirror.engine.policies import POLICY_KINDS
+
+    granted = {
+        (g, r) for rule in one("ClusterRole")["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+    }
+    for kind in POLICY_KINDS:
+        plural = {"MirrorPolicy": "mirrorpolicies"}.get(kind.kind, kind.kind.lower() + "s")
+        assert {(kind.group, plural), (kind.group, f"{plural}/status")} <= granted, kind.kind
 
 
 def test_lease_rights_are_confined_to_the_controller_namespace() -> None:
@@ -318,3 +346,107 @@ def test_kubectl_apply_installs_deploy_and_reapplies_unchanged(
     assert kubectl("get", "mirrorpolicies").returncode == 0
     again = kubectl("apply", "-k", str(DEPLOY))
     assert again.stdout.splitlines() == [f"{line} unchanged" for line in EXPECTED_LINES]
+
+
+# -- deploy/compat: other tools' CRDs ----------------------------------------------------------
+
+COMPAT = DEPLOY / "compat"
+COMPAT_CRDS = {
+    "configmapsyncs.apps.kapendra.com": ("ConfigMapSync", "v1", "configmapsync"),
+    "configmirrors.mirror.configmirror.io": ("ConfigMirror", "v1alpha1", "configmirror"),
+}
+
+
+def compat_crds() -> list[dict[str, Any]]:
+    paths = sorted(p for p in COMPAT.glob("*.yaml") if p.name != "kustomization.yaml")
+    return [doc for path in paths for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def test_compat_kustomization_lists_every_manifest_once() -> None:
+    kustomization = yaml.safe_load((COMPAT / "kustomization.yaml").read_text())
+    files = sorted(p.name for p in COMPAT.glob("*.yaml") if p.name != "kustomization.yaml")
+    assert sorted(kustomization["resources"]) == files
+    assert len(set(kustomization["resources"])) == len(kustomization["resources"])
+    assert "compat" not in yaml.safe_load((DEPLOY / "kustomization.yaml").read_text())["resources"], (
+        "deploy/ must not install other tools' CRDs over theirs"
+    )
+
+
+def test_compat_holds_exactly_the_two_crds() -> None:
+    crds = compat_crds()
+    assert sorted(c["metadata"]["name"] for c in crds) == sorted(COMPAT_CRDS)
+    for crd in crds:
+        kind, version, _ = COMPAT_CRDS[crd["metadata"]["name"]]
+        spec = crd["spec"]
+        assert crd["kind"] == "CustomResourceDefinition"
+        assert spec["scope"] == "Namespaced"
+        assert spec["names"]["kind"] == kind
+        assert crd["metadata"]["name"] == f"{spec['names']['plural']}.{spec['group']}"
+        assert "cm" not in spec["names"].get("shortNames", []), "cm is ConfigMap's short name"
+        [served] = spec["versions"]
+        assert served["name"] == version and served["served"] and served["storage"]
+        assert served["subresources"] == {"status": {}}
+
+
+@pytest.mark.parametrize("crd", compat_crds(), ids=lambda c: c["spec"]["names"]["kind"])
+def test_compat_crds_fit_the_official_schema(crd: dict[str, Any]) -> None:
+    assert round_trip(crd) == crd
+
+
+def _structural_problems(schema: dict[str, Any], path: str) -> list[str]:
+    """What the API server's structural-schema rule would refuse: a node without a type (unless
+    it preserves unknown fields), or an object whose fields are neither listed nor typed."""
+    problems = []
+    if "type" not in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+        problems.append(f"{path}: no type")
+    for name, sub in (schema.get("properties") or {}).items():
+        problems += _structural_problems(sub, f"{path}.{name}")
+    if isinstance(schema.get("items"), dict):
+        problems += _structural_problems(schema["items"], f"{path}[]")
+    if isinstance(schema.get("additionalProperties"), dict):
+        problems += _structural_problems(schema["additionalProperties"], f"{path}{{}}")
+    for name in schema.get("required", []):
+        if name not in (schema.get("properties") or {}):
+            problems.append(f"{path}: requires {name}, which it does not declare")
+    return problems
+
+
+def test_the_structural_check_notices_an_untyped_field_or_a_missing_required_one() -> None:
+    schema = {"type": "object", "required": ["b"], "properties": {"a": {"items": {"type": "string"}}}}
+    assert _structural_problems(schema, "") == [".a: no type", ": requires b, which it does not declare"]
+
+
+@pytest.mark.parametrize("crd", compat_crds(), ids=lambda c: c["spec"]["names"]["kind"])
+def test_compat_crd_schemas_are_structural(crd: dict[str, Any]) -> None:
+    [version] = crd["spec"]["versions"]
+    assert _structural_problems(version["schema"]["openAPIV3Schema"], "") == []
+
+
+@pytest.mark.parametrize("crd", compat_crds(), ids=lambda c: c["spec"]["names"]["kind"])
+def test_compat_crd_spec_fields_are_the_ones_the_engine_reads(crd: dict[str, Any]) -> None:
+    """A field the CRD keeps and the engine refuses (or the reverse) would break every resource."""
+    import importlib
+
+    _, _, module = COMPAT_CRDS[crd["metadata"]["name"]]
+    reader = importlib.import_module(f"kubectl_mirror.engine.dialects.{module}")
+    [version] = crd["spec"]["versions"]
+    spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert set(spec["properties"]) == set(reader._FIELDS)
+    assert crd["spec"]["group"] == reader.GROUP and version["name"] == reader.VERSION
+    assert crd["spec"]["names"]["plural"] == reader.PLURAL
+
+
+COMPAT_LINES = [
+    "customresourcedefinition.apiextensions.k8s.io/configmapsyncs.apps.kapendra.com",
+    "customresourcedefinition.apiextensions.k8s.io/configmirrors.mirror.configmirror.io",
+]
+
+
+@pytest.mark.e2e
+def test_kubectl_apply_installs_compat_and_serves_both_kinds(apiserver: ApiServer, kubectl: Kubectl) -> None:
+    first = kubectl("apply", "-k", str(COMPAT))
+    assert first.stdout.splitlines() == [f"{line} created" for line in COMPAT_LINES]
+    assert kubectl("get", "configmapsyncs", "-A").returncode == 0
+    assert kubectl("get", "configmirrors", "-A").returncode == 0
+    again = kubectl("apply", "-k", str(COMPAT))
+    assert again.stdout.splitlines() == [f"{line} unchanged" for line in COMPAT_LINES]
