@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from kubectl_mirror.engine.dialects import kubemirror, mirrorverse, reflector, replicator
+from kubectl_mirror.engine.dialects import kubed, kubemirror, mirrorverse, reflector, replicator
 from kubectl_mirror.engine.model import Obj
 from kubectl_mirror.engine.policy import is_policy
 
@@ -138,6 +138,7 @@ def source_tokens(obj: Obj, *, kind: str, namespace: str) -> list[str]:
         + _kubemirror(labels, ann, namespace)
         + _reflector(ann, kind, namespace)
         + _replicator(ann, kind, namespace)
+        + _kubed(ann, kind)
         + _pulls(ann, kind)
     )
 
@@ -230,6 +231,15 @@ def _replicator(ann: Mapping[str, Any], kind: str, namespace: str) -> list[str]:
     return _split_names(_list(ann, replicator.REPLICATE_TO), namespace, "replicator") + (
         [f"p:replicator-selector:{selector}"] if selector else []
     )
+
+
+def _kubed(ann: Mapping[str, Any], kind: str) -> list[str]:
+    """config-syncer's `sync` is a namespace selector, or empty (or "true") for every namespace:
+    never a name, so always a pattern."""
+    if kind not in _SECRET_CONFIGMAP or kubed.SYNC not in ann:
+        return []
+    value = _text(ann, kubed.SYNC)
+    return [f"p:kubed:{'*' if value == '' or _lower_ascii(value) == 'true' else value}"]
 
 
 def _pulls(ann: Mapping[str, Any], kind: str) -> list[str]:

@@ -130,6 +130,7 @@ def policy(
 R = "reflector.v1.k8s.emberstack.com/"
 P = "replicator.v1.mittwald.de/"
 KM = "kubemirror.raczylo.com/"
+K = "kubed.appscode.com/"
 
 
 def reflector(**annotations: str) -> dict[str, Any]:
@@ -321,6 +322,26 @@ CASES = [
         True,
         before=obj("Secret", annotations={P + "replicate-from": "t3/db"}),
     ),
+    # config-syncer (kubed): a namespace selector or every namespace, always a pattern
+    Case(
+        "kubed-every-namespace", obj(annotations={K + "sync": ""}), False, says=("create", "every namespace")
+    ),
+    Case(
+        "kubed-selector",
+        obj("Secret", annotations={K + "sync": "app=kubed"}),
+        False,
+        says=("create", "secrets", "every namespace"),
+    ),
+    Case("kubed-by-cluster-wide-creator", obj(annotations={K + "sync": "true"}), True, user="bob"),
+    Case(
+        "kubed-widen-selector",
+        obj(annotations={K + "sync": ""}),
+        False,
+        user="alice",
+        before=obj(annotations={K + "sync": "app=kubed"}),
+        says=("every namespace",),
+    ),
+    Case("kubed-removed", obj(), True, before=obj(annotations={K + "sync": ""})),
     # MirrorPolicy
     Case("policy-explicit-targets", policy(["t1", "t2"]), True),
     Case("policy-target-not-allowed", policy(["t1", "t3"]), False, says=("create", "t3")),
@@ -597,6 +618,8 @@ def _random_markers(rng: Any) -> dict[str, Any]:
         ann[R + "reflects"] = rng.choice(["readable/db", "t3/db", "t1/db", "bad"])
     if rng.random() < 0.15:
         ann[P + "replicate-from"] = rng.choice(["readable/db", "t3/db"])
+    if rng.random() < 0.15:
+        ann[K + "sync"] = rng.choice(["", "true", "app=kubed", " env in (a,b) "])
     o = obj(kind, name="random", labels=labels, annotations=ann)
     return o
 

@@ -89,6 +89,10 @@ def required(new: dict[str, Any], old: dict[str, Any] | None = None) -> list[tup
             ["n:a", "p:replicator:b[0-9]", "p:replicator-selector:x=y"],
         ),
         (obj("Service", **{P + "replicate-to": "a"}), []),  # not one of Replicator's kinds
+        (obj(**{"kubed.appscode.com/sync": ""}), ["p:kubed:*"]),  # config-syncer: every namespace
+        (obj(**{"kubed.appscode.com/sync": " TRUE "}), ["p:kubed:*"]),
+        (obj("Secret", **{"kubed.appscode.com/sync": "app=kubed "}), ["p:kubed:app=kubed"]),
+        (obj("Service", **{"kubed.appscode.com/sync": ""}), []),  # not one of config-syncer's kinds
         (obj(**{R + "reflects": " ns/name "}), ["g:ns/name"]),
         (obj(**{P + "replicate-from": "ns/"}), []),  # malformed: the engine refuses it anyway
     ],
