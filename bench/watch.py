@@ -172,10 +172,12 @@ class Watch:
         return self.proc.returncode
 
 
-def watch_argv(kubeconfig: Path, *, workers: int) -> list[str]:
+def watch_argv(kubeconfig: Path, *, workers: int, shipped: bool = False) -> list[str]:
+    """`shipped`: the defaults a user gets (only what the bench needs to read it is added)."""
     args = ["watch", "-A", "--leader-elect", "--lease-namespace", "default"]
-    args += ["--metrics-addr", "127.0.0.1:0", "--max-targets", "1000", "--workers", str(workers)]
-    args += ["--qps", "0", "--kubeconfig", str(kubeconfig)]  # --qps 0: no client-side limiter
+    args += ["--metrics-addr", "127.0.0.1:0", "--max-targets", "1000", "--kubeconfig", str(kubeconfig)]
+    if not shipped:
+        args += ["--workers", str(workers), "--qps", "0"]  # --qps 0: no client-side limiter
     script = sync_bench.BIN / "kubectl-mirror"
     if script.exists():
         return [str(script), *args]
@@ -443,7 +445,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         def start() -> Watch:
             log = open(logs / f"watch-{len(watches) + 1}.log", "w+", encoding="utf-8")  # noqa: SIM115
-            watches.append(Watch(watch_argv(kubeconfig, workers=args.workers), log))
+            watches.append(Watch(watch_argv(kubeconfig, workers=args.workers, shipped=args.shipped), log))
             return watches[-1]
 
         try:
@@ -519,6 +521,10 @@ def phases(args: argparse.Namespace, server: sync_bench.BenchServer, start: Call
     rows.append((f"update -> {args.namespaces} mirrors p50", f"{p50:.3f} s", "-"))
     rows.append((f"update -> {args.namespaces} mirrors p99", f"{p99:.3f} s", f"({len(done)} samples)"))
 
+    if args.contend:
+        rows += contended(args, server, watch)
+        expected = args.sources * args.namespaces
+
     print(f"3. idle {args.idle:.0f} s{load()}", flush=True)
     server.report()
     before, cpu_before = watch.metrics(), watch.cpu_seconds()
@@ -571,6 +577,58 @@ def phases(args: argparse.Namespace, server: sync_bench.BenchServer, start: Call
     table(rows)
 
 
+def contended(
+    args: argparse.Namespace, server: sync_bench.BenchServer, watch: Watch
+) -> list[tuple[str, str, str]]:
+    """2b. Updates of one existing source while `--contend` new sources' mirrors are being
+    created (each targets every namespace: contend x namespaces creates), then while the same
+    sources are deleted (as many deletes). A user's edit must not wait behind bulk work."""
+    rows: list[tuple[str, str, str]] = []
+    base = args.sources * args.namespaces
+    extra = range(args.sources, args.sources + args.contend)
+    for phase, verb in (("created", "POST"), ("deleted", "DELETE")):
+        bulk = args.contend * args.namespaces
+        print(
+            f"2b. updates while {bulk:,} mirrors of {args.contend} other sources are {phase}{load()}",
+            flush=True,
+        )
+        server.report()
+        for index in extra:
+            obj = sync_bench.make_source(index)
+            kind = kind_of(index)
+            path = f"/api/v1/namespaces/{sync_bench.SOURCE_NAMESPACE}/{kind}"
+            if verb == "POST":
+                status, _ = api(server, "POST", path, obj)
+            else:
+                status, _ = api(server, "DELETE", f"{path}/{sync_bench.source_name(index)}")
+            if status not in (200, 201, 202):
+                raise SystemExit(f"{verb} source {index} failed with HTTP {status}")
+        goal = base + bulk if verb == "POST" else base
+        latencies: list[float] = []
+        during: list[int] = []
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            now = managed(watch.metrics())
+            if now == goal and len(latencies) >= 3:
+                break
+            during.append(now)
+            update = update_one(server, len(latencies) % 2, args.namespaces, timeout=args.update_timeout)
+            latencies.append(update.latency)
+        still_busy = sum(1 for n in during if n != goal)
+        p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+        print(
+            f"  {len(latencies)} updates, {still_busy} of them started while the bulk work was in flight "
+            f"(mirrors managed when each started: {', '.join(f'{n:,}' for n in during)})"
+        )
+        print(
+            f"  source update -> all {args.namespaces} mirrors: p50 {p50:.3f} s, p99 {p99:.3f} s, "
+            f"max {max(latencies):.3f} s"
+        )
+        rows.append((f"update p99 while {bulk:,} mirrors are {phase}", f"{p99:.3f} s", "< 1 s"))
+        converge(watch, goal, timeout=args.timeout)
+    return rows
+
+
 def restart(
     args: argparse.Namespace,
     server: sync_bench.BenchServer,
@@ -616,6 +674,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--update-gap", type=float, default=2.0, help="seconds between updates")
     parser.add_argument("--update-timeout", type=float, default=120.0)
     parser.add_argument("--idle", type=float, default=300.0, help="seconds of idle measured")
+    parser.add_argument(
+        "--contend", type=int, default=0, help="sources created, then deleted, while one source is updated"
+    )
+    parser.add_argument(
+        "--shipped", action="store_true", help="run watch with its own defaults (no --qps 0, no --workers)"
+    )
     parser.add_argument("--grow", type=int, default=20, help="namespaces added for RSS per mirror")
     parser.add_argument("--timeout", type=float, default=1500.0, help="stop converging after this")
     parser.add_argument("--logs", help="directory for the controllers' logs (default: a temporary one)")

@@ -86,6 +86,10 @@ ENGINE_FLAGS = (
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Writes in flight at once for sync, prune and each watch worker: chosen by bench/sync.py
+# --concurrency on a real kube-apiserver (docs/operations.md, "Write concurrency").
+DEFAULT_CONCURRENCY = 16
+
 
 def live_command(
     *,

@@ -38,7 +38,7 @@ def _plan(live: LiveConfig, *, adopt: bool = False) -> tuple[Cluster, LivePlan]:
     return cluster, make_plan(cluster, scope=scope, options=live.engine, adopt=adopt)
 
 
-@flags.live_command(concurrency=1)
+@flags.live_command(concurrency=flags.DEFAULT_CONCURRENCY)
 def sync(
     live: LiveConfig,
     dry_run: DryRunOpt = "none",
@@ -170,7 +170,7 @@ def diff(
     raise typer.Exit(1 if text else 0)
 
 
-@flags.live_command(concurrency=1)
+@flags.live_command(concurrency=flags.DEFAULT_CONCURRENCY)
 def prune(
     live: LiveConfig,
     yes: Annotated[

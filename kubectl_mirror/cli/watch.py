@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kubectl_mirror.cli import flags
+from kubectl_mirror.cli.flags import DEFAULT_CONCURRENCY
 from kubectl_mirror.errors import InputError, Ref
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ def register(app: typer.Typer) -> None:
     app.command("watch")(watch)
 
 
-@flags.live_command(selector=False, qps=20.0, burst=40, concurrency=1)
+@flags.live_command(selector=False, qps=0.0, burst=40, concurrency=DEFAULT_CONCURRENCY)
 def watch(
     live: LiveConfig,
     workers: Annotated[int, typer.Option("--workers", help="Sources reconciled in parallel.")] = 2,
@@ -32,7 +33,7 @@ def watch(
             "--rediscovery-period",
             help="Seconds between looks for kinds to watch (CRD changes also trigger one at once).",
         ),
-    ] = 600.0,
+    ] = 3600.0,
     source_namespaces: Annotated[
         list[str] | None,
         typer.Option("--source-namespaces", help="Globs: namespaces allowed to publish sources."),

@@ -62,7 +62,7 @@ class WatchConfig:
     watch_timeout: int = 300
     # CRD events trigger a rediscovery at once; the period catches what they cannot show
     # (aggregated APIs, or no right to watch CRDs).
-    rediscover_period: float = 600.0
+    rediscover_period: float = 3600.0
     metrics_addr: str | None = None
     health_addr: str | None = None
     leader_elect: bool = False
