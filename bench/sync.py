@@ -590,6 +590,11 @@ class Point:
     second_seen: dict[str, Any]
     checks: tuple[str, str]
     raw: float | None  # creates/s of the raw POST loop
+    others: float  # CPU cores used by processes not the bench's, on average over the point
+
+    @property
+    def quiet(self) -> bool:
+        return self.others < QUIET
 
     @property
     def writing(self) -> float:
@@ -613,6 +618,42 @@ def measure_pinned(argv: list[str], *, peak: Path, timeout: float | None) -> Run
     peak.unlink(missing_ok=True)
     run = measure(argv, timeout=timeout)
     return replace(run, peak_rss=int(peak.read_text())) if peak.exists() else run
+
+
+QUIET = 0.2  # cores: a point during which other processes used more is left out of the medians
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+class Others:
+    """CPU time the machine spent on processes that are not this bench's: all busy time, less
+    the server's processes, the syncs (their rusage) and this process (the raw POST loop is here).
+    Other work on a shared machine slows a point down; this says which points to distrust."""
+
+    def __init__(self, server: BenchServer) -> None:
+        # The fake's child process, or bench/realserver.py's etcd, apiserver and controller manager.
+        self.pids = [server.proc.pid] if isinstance(server, Server) else list(server.plane.pids.values())
+        self.start = self._mine_and_busy()
+        self.wall = time.perf_counter()
+
+    def _mine_and_busy(self) -> tuple[float, float]:
+        mine = sum(_process_cpu(pid) for pid in self.pids)
+        me = os.times()
+        with open("/proc/stat", encoding="ascii") as handle:
+            fields = [int(v) for v in handle.readline().split()[1:]]
+        busy = (sum(fields) - fields[3] - fields[4]) / TICK  # all but idle and iowait
+        return mine + me.user + me.system, busy
+
+    def cores(self, children: float) -> float:
+        """Average cores used by others since construction; `children`: the syncs' CPU seconds."""
+        mine, busy = self._mine_and_busy()
+        others = (busy - self.start[1]) - (mine - self.start[0]) - children
+        return max(0.0, others / (time.perf_counter() - self.wall))
+
+
+def _process_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def sweep(args: argparse.Namespace, workdir: Path) -> None:
@@ -647,6 +688,7 @@ def measure_point(args: argparse.Namespace, workdir: Path, *, concurrency: int) 
         latency=args.latency,
     )
     try:
+        others = Others(server)
         peak = workdir / "peak-rss"
         argv = pinned_argv(kubeconfig, concurrency=concurrency, peak=peak)
         first = measure_pinned(argv, peak=peak, timeout=args.timeout)
@@ -659,6 +701,7 @@ def measure_point(args: argparse.Namespace, workdir: Path, *, concurrency: int) 
 
             limit = args.raw_objects or mirrors
             raw = realserver.raw_create_rate(kubeconfig, seconds=args.raw_seconds, limit=limit).rate
+        busy = others.cores(first.cpu + second.cpu)
     finally:
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -667,7 +710,7 @@ def measure_point(args: argparse.Namespace, workdir: Path, *, concurrency: int) 
         check(first_seen, mirrors, first, objects=objects),
         check(second_seen, 0, second, objects=objects),
     )
-    return Point(concurrency, first, first_seen, second, second_seen, checks, raw)
+    return Point(concurrency, first, first_seen, second, second_seen, checks, raw, busy)
 
 
 def print_point(point: Point) -> None:
@@ -686,20 +729,27 @@ def print_point(point: Point) -> None:
     print(
         f"  {'':>15}  second sync wall {second.wall:6.2f} s  cpu {second.cpu:5.2f} s  "
         f"peak RSS {second.peak_rss / MIB:4.0f} MiB  {point.second_seen['writes']} writes, "
-        f"{point.second_seen['requests']} requests; check {point.checks[1]}{raw} (load average {load()})"
+        f"{point.second_seen['requests']} requests; check {point.checks[1]}{raw}; "
+        f"other processes {point.others:.2f} cores{'' if point.quiet else ' (left out)'}"
     )
 
 
 def print_sweep(points: list[Point]) -> None:
-    """Medians over the rounds for each concurrency, and the default this measurement picks. The
-    share of the raw rate is each point's own (sync and raw loop on the same server), then the median."""
+    """Medians over the quiet points of each concurrency, and the default this measurement picks.
+    The share of the raw rate is each point's own (sync and raw loop on one server), then the median."""
+    left_out = sum(1 for p in points if not p.quiet)
+    if left_out:
+        print(f"{left_out} of {len(points)} points left out: other processes used >= {QUIET} cores meanwhile")
     print(
         "concurrency  creates/s writing  of raw  creates/s over wall  of raw  raw POST loop/s  "
         "RSS first / second (MiB)  second's writes  checks"
     )
     best: dict[int, float] = {}
     for concurrency in sorted({p.concurrency for p in points}):
-        mine = [p for p in points if p.concurrency == concurrency]
+        mine = [p for p in points if p.concurrency == concurrency and p.quiet]
+        if not mine:
+            mine = [p for p in points if p.concurrency == concurrency]
+            print(f"(concurrency {concurrency}: no quiet point; the medians of all {len(mine)})")
         writing = statistics.median(p.writing for p in mine)
         overall = statistics.median(p.overall for p in mine)
         raws = [p for p in mine if p.raw]
