@@ -43,15 +43,21 @@ namespace is no target of theirs.
 (kubectl_mirror/live/execute.py). Each point has a server of its own, started and seeded for it
 (one that has taken and deleted thousands of objects gets slower, which would favour whichever
 value ran first): a first sync (creates every mirror), a second (must write nothing), then with
---real the 16-way raw POST loop (below) of as many ConfigMaps as there are mirrors, on the same
-server, so each point's share of the raw rate compares two runs on one server at one moment. The
+--real two raw POST loops on the same server, so each point's share of a raw rate compares runs
+on one server minutes apart: first 16 threads POSTing the first sync's own mirrors (read back
+without server-set fields, moved to new namespaces raw-team-N: "same" in the table), then the
+16-way raw loop below of as many ConfigMaps as there are mirrors ("raw"). A mirror carries
+labels and annotations the raw loop's ConfigMaps do not, and half are Secrets, so the server
+does more per mirror: "same" is the like-for-like reference, "raw" the one the targets name. The
 value is pinned in the sync's own process by bench/pinned_sync.py, which wraps the executor and
 runs the real CLI, so any revision of the CLI can be measured; it also reports the child's peak
 RSS from its own VmHWM (a vforked child's `ru_maxrss` starts at the parent's RSS). `--rounds N`
-repeats the sweep, ascending and descending in turn; the table gives medians: creates/s while
-writing and over the whole wall time, each point's share of its raw loop, the raw loop's rate,
-peak RSS of the first and second syncs, the second syncs' writes, the checks; and the smallest
-concurrency within 5% of the best rate while writing.
+repeats the sweep, ascending and descending in turn; each point says how many cores other
+processes used meanwhile, and one where they used 0.2 or more is left out of the medians. The
+table gives, per concurrency, medians of: creates/s while writing and over the whole wall time,
+each point's shares of its two raw loops, their rates; the peak RSS of the first and second
+syncs, the second syncs' writes and the checks; then the smallest concurrency within 5% of the
+best rate while writing.
 
 Measured at commit 146a9b0, 2 CPUs, load average about 1 (wall / CPU / peak RSS / requests):
 first sync 135 s / 72 s / 250 MiB / 200,016 (200,000 creates, 10 lists, 6 discovery); second
@@ -89,6 +95,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -590,6 +597,7 @@ class Point:
     second_seen: dict[str, Any]
     checks: tuple[str, str]
     raw: float | None  # creates/s of the raw POST loop
+    raw_same: float | None  # creates/s of the raw POST loop sending the sync's own mirror bodies
     others: float  # CPU cores used by processes not the bench's, on average over the point
 
     @property
@@ -695,10 +703,12 @@ def measure_point(args: argparse.Namespace, workdir: Path, *, concurrency: int) 
         first_seen = server.report()
         second = measure_pinned(argv, peak=peak, timeout=args.timeout)
         second_seen = server.report()
-        raw = None
+        raw = raw_same = None
         if args.real:
             import realserver
 
+            # The like-for-like loop first: the nearer to the sync, the nearer the server's state.
+            raw_same = raw_mirror_rate(server, kubeconfig, namespaces=args.namespaces)
             limit = args.raw_objects or mirrors
             raw = realserver.raw_create_rate(kubeconfig, seconds=args.raw_seconds, limit=limit).rate
         busy = others.cores(first.cpu + second.cpu)
@@ -710,7 +720,83 @@ def measure_point(args: argparse.Namespace, workdir: Path, *, concurrency: int) 
         check(first_seen, mirrors, first, objects=objects),
         check(second_seen, 0, second, objects=objects),
     )
-    return Point(concurrency, first, first_seen, second, second_seen, checks, raw, busy)
+    return Point(concurrency, first, first_seen, second, second_seen, checks, raw, raw_same, busy)
+
+
+SERVER_FIELDS = ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation")
+
+
+def raw_mirror_rate(server: BenchServer, kubeconfig: Path, *, namespaces: int) -> float:
+    """The raw POST loop (16 threads, each over its own keep-alive connection) sending what the
+    first sync sent: its mirrors, read back without the fields the server set, each moved from
+    team-N to a new namespace raw-team-N, with `fieldManager=kubectl-mirror`. A mirror carries
+    labels and annotations the raw loop's ConfigMaps do not, and half are Secrets; the server's
+    work per create differs, and this rate is the like-for-like reference."""
+    import realserver
+
+    bodies: list[tuple[str, bytes]] = []
+    for plural in ("configmaps", "secrets"):
+        _, listing = api_json(
+            server, "GET", f"/api/v1/{plural}?labelSelector=kubectl-mirror.io%2Fmirror%3Dtrue"
+        )
+        for obj in listing["items"]:
+            meta = {k: v for k, v in obj["metadata"].items() if k not in SERVER_FIELDS}
+            meta["namespace"] = "raw-" + meta["namespace"]
+            kind = "ConfigMap" if plural == "configmaps" else "Secret"
+            body = {**obj, "apiVersion": "v1", "kind": kind, "metadata": meta}
+            path = f"/api/v1/namespaces/{meta['namespace']}/{plural}?fieldManager=kubectl-mirror"
+            bodies.append((path, json.dumps(body).encode()))
+    for n in range(namespaces):
+        status, _ = api_json(server, "POST", "/api/v1/namespaces", {"metadata": {"name": f"raw-team-{n}"}})
+        if status != 201:
+            raise SystemExit(f"creating namespace raw-team-{n} failed with HTTP {status}")
+    url, tls = realserver.admin_context(kubeconfig)
+    parts = urllib.parse.urlsplit(url)
+    lock = threading.Lock()  # guards `todo` and `failed`
+    todo = iter(bodies)
+    failed: Counter[int] = Counter()
+    connections = []
+    for _ in range(realserver.THREADS):
+        conn = http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=60, context=tls)
+        conn.connect()
+        connections.append(conn)
+
+    def post_all(conn: http.client.HTTPSConnection) -> None:
+        while True:
+            with lock:
+                item = next(todo, None)
+            if item is None:
+                return
+            conn.request("POST", item[0], body=item[1], headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 201:
+                with lock:
+                    failed[resp.status] += 1
+
+    workers = [threading.Thread(target=post_all, args=(conn,)) for conn in connections]
+    began = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    seconds = time.perf_counter() - began
+    for conn in connections:
+        conn.close()
+    if failed:
+        raise SystemExit(f"the raw POST loop of mirror bodies failed: {dict(failed)}")
+    return len(bodies) / seconds
+
+
+def api_json(server: BenchServer, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    conn = server.connect(timeout=120)
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read() or b"null")
+    finally:
+        conn.close()
 
 
 def print_point(point: Point) -> None:
@@ -718,7 +804,11 @@ def print_point(point: Point) -> None:
         return f" ({rate / point.raw:.0%} of raw)" if point.raw else ""
 
     first, second = point.first, point.second
-    raw = f"; raw POST loop {point.raw:,.0f}/s" if point.raw else ""
+    raw = (
+        f"; raw POST loop {point.raw:,.0f}/s, of the same mirrors {point.raw_same:,.0f}/s"
+        if point.raw and point.raw_same
+        else ""
+    )
     print(
         f"  concurrency {point.concurrency:>3}: first sync  wall {first.wall:6.2f} s  "
         f"cpu {first.cpu:5.2f} s  "
@@ -736,13 +826,13 @@ def print_point(point: Point) -> None:
 
 def print_sweep(points: list[Point]) -> None:
     """Medians over the quiet points of each concurrency, and the default this measurement picks.
-    The share of the raw rate is each point's own (sync and raw loop on one server), then the median."""
+    Shares of a raw rate are each point's own (sync and raw loops on one server), then the median."""
     left_out = sum(1 for p in points if not p.quiet)
     if left_out:
         print(f"{left_out} of {len(points)} points left out: other processes used >= {QUIET} cores meanwhile")
     print(
-        "concurrency  creates/s writing  of raw  creates/s over wall  of raw  raw POST loop/s  "
-        "RSS first / second (MiB)  second's writes  checks"
+        "concurrency  creates/s writing  of raw  of same  creates/s over wall  of raw  raw loop/s  "
+        "same/s  RSS first / second (MiB)  second's writes  checks"
     )
     best: dict[int, float] = {}
     for concurrency in sorted({p.concurrency for p in points}):
@@ -752,16 +842,14 @@ def print_sweep(points: list[Point]) -> None:
             print(f"(concurrency {concurrency}: no quiet point; the medians of all {len(mine)})")
         writing = statistics.median(p.writing for p in mine)
         overall = statistics.median(p.overall for p in mine)
-        raws = [p for p in mine if p.raw]
-        of_raw = _share(statistics.median(p.writing / p.raw for p in raws if p.raw) if raws else None)
-        over_raw = _share(statistics.median(p.overall / p.raw for p in raws if p.raw) if raws else None)
-        raw = f"{statistics.median(p.raw for p in raws if p.raw):,.0f}" if raws else "-"
         best[concurrency] = writing
         ok = all(c == "ok" for p in mine for c in p.checks)
         rss = max(p.first.peak_rss for p in mine) / MIB, max(p.second.peak_rss for p in mine) / MIB
         print(
-            f"{concurrency:>11}  {writing:>16,.0f}  {of_raw:>6}  {overall:>19,.0f}  {over_raw:>6}  "
-            f"{raw:>15}  {rss[0]:>11.0f} / {rss[1]:<10.0f}  "
+            f"{concurrency:>11}  {writing:>16,.0f}  {_median(mine, lambda p: p.writing / p.raw):>6}  "
+            f"{_median(mine, lambda p: p.writing / p.raw_same):>7}  {overall:>19,.0f}  "
+            f"{_median(mine, lambda p: p.overall / p.raw):>6}  {_rate(mine, lambda p: p.raw):>10}  "
+            f"{_rate(mine, lambda p: p.raw_same):>6}  {rss[0]:>11.0f} / {rss[1]:<10.0f}  "
             f"{sum(p.second_seen['writes'] for p in mine):>15}  {'ok' if ok else 'FAILED'}"
         )
     top = max(best.values())
@@ -769,8 +857,15 @@ def print_sweep(points: list[Point]) -> None:
     print(f"the smallest concurrency within 5% of the best rate while writing ({top:,.0f}/s): {pick}")
 
 
-def _share(ratio: float | None) -> str:
-    return f"{ratio:.0%}" if ratio is not None else "-"
+def _median(points: list[Point], share: Any) -> str:
+    """The median share, as a percentage, over the points that measured the raw loops (--real)."""
+    measured = [p for p in points if p.raw and p.raw_same]
+    return f"{statistics.median(share(p) for p in measured):.0%}" if measured else "-"
+
+
+def _rate(points: list[Point], rate: Any) -> str:
+    measured = [p for p in points if p.raw and p.raw_same]
+    return f"{statistics.median(rate(p) for p in measured):,.0f}" if measured else "-"
 
 
 def require_assets() -> Path:
