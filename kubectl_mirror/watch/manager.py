@@ -375,7 +375,7 @@ class Manager:
             elif outcome is not Outcome.ERROR:
                 self.queue.forget(key)
                 if outcome is Outcome.YIELDED:  # the rest comes in its turn
-                    self.queue.add(key, urgent=self.queue.lane_of(key) == "urgent")
+                    self.queue.resume(key)
             self.queue.done(key)
             self.metrics.reconciles.inc(result=outcome.value)
             self.metrics.reconcile_duration.observe(time.monotonic() - started)

@@ -1,12 +1,14 @@
 """A work queue keyed by source: duplicates collapse, a key is never worked on by two workers
 at once, and failures come back after a per-key exponential backoff.
 
-Two lanes, so one source's change never waits for a backlog of others: `urgent` holds what an
-event asked for (a source or mirror changed, a namespace appeared); `background` holds
-start-up, resyncs, retries and the rest of a reconcile that yielded. Urgent keys are handed out
-first, and while any urgent key is queued or being worked on, background keys wait and
-background work in progress yields (`should_yield`), so the client's request budget (--qps)
-goes to the change a user is waiting for.
+Three lanes, so one source's change never waits for a backlog of others: `urgent` holds what
+an event asked for (a source or mirror changed, a namespace appeared); `resumed` holds the rest
+of urgent work that yielded; `background` holds start-up, resyncs, retries and the rest of
+background work that yielded. Urgent keys are handed out first, then resumed ones, then
+background ones, and these only while no urgent or resumed work is in flight. Work in progress
+yields (`should_yield`) to a fresh urgent key: so a user's edit of one source waits for at most
+one batch of writes per worker, not for every other source that is being created or deleted
+(each of which would otherwise take its turn again and again ahead of it).
 
 One lock (`_cond`) guards every field.
 """
@@ -20,7 +22,8 @@ from collections import deque
 from collections.abc import Hashable
 from typing import Any, Literal
 
-Lane = Literal["urgent", "background"]
+Lane = Literal["urgent", "resumed", "background"]
+_RANK: dict[Lane, int] = {"urgent": 0, "resumed": 1, "background": 2}
 
 
 class WorkQueue:
@@ -28,7 +31,7 @@ class WorkQueue:
         self._cond = threading.Condition()
         # A key promoted from background to urgent stays in the background deque too; `_queued`
         # says which entry counts, and the other is skipped when popped.
-        self._lanes: dict[Lane, deque[Any]] = {"urgent": deque(), "background": deque()}
+        self._lanes: dict[Lane, deque[Any]] = {"urgent": deque(), "resumed": deque(), "background": deque()}
         self._queued: dict[Hashable, Lane] = {}
         self._active: dict[Hashable, Lane] = {}
         self._dirty: dict[Hashable, Lane] = {}  # re-added while active: requeue when done
@@ -49,16 +52,24 @@ class WorkQueue:
     def add(self, key: Hashable, *, urgent: bool = True) -> None:
         lane: Lane = "urgent" if urgent else "background"
         with self._cond:
-            if key in self._active:
-                if self._dirty.get(key) != "urgent":
-                    self._dirty[key] = lane
-            else:
-                self._enqueue(key, lane)
+            self._add(key, lane)
+
+    def resume(self, key: Hashable) -> None:
+        """The rest of work on `key` that yielded: after fresh urgent keys, before background ones
+        (or in the background lane, when the yielded work was background work)."""
+        with self._cond:
+            self._add(key, "background" if self._active.get(key) == "background" else "resumed")
+
+    def _add(self, key: Hashable, lane: Lane) -> None:
+        if key not in self._active:
+            self._enqueue(key, lane)
+        elif key not in self._dirty or _RANK[lane] < _RANK[self._dirty[key]]:
+            self._dirty[key] = lane  # queued again when the work in flight is done
 
     def _enqueue(self, key: Hashable, lane: Lane) -> None:
         queued = self._queued.get(key)
-        if queued == "urgent" or queued == lane:
-            return
+        if queued is not None and _RANK[queued] <= _RANK[lane]:
+            return  # already queued in this lane or a more urgent one
         if lane == "urgent":
             self._urgent_queued += 1
         self._queued[key] = lane
@@ -96,7 +107,7 @@ class WorkQueue:
                         self._dirty.setdefault(key, "background")
                     else:
                         self._enqueue(key, "background")
-                key = self._pop("urgent")
+                key = self._pop("urgent") or self._pop("resumed")
                 if key is None and not self._urgent_active:
                     key = self._pop("background")
                 if key is not None:
@@ -117,20 +128,21 @@ class WorkQueue:
                 self._active[key] = lane
                 if lane == "urgent":
                     self._urgent_queued -= 1
+                if lane != "background":
                     self._urgent_active += 1
                 return key
         return None
 
     def should_yield(self, key: Hashable) -> bool:
         """Whether the work on `key` should stop at the next write and be continued later
-        (`add(key, urgent=...)` of its own lane): background work yields to any urgent key,
-        urgent work to other urgent keys waiting."""
+        (`resume(key)`): background work yields to any urgent or resumed key, queued or in
+        flight; urgent and resumed work to fresh urgent keys waiting."""
         with self._cond:
             mine = self._active.get(key)
             if mine is None:  # not handed out by this queue: nobody to yield to
                 return False
             if mine == "background":
-                return bool(self._urgent_queued or self._urgent_active)
+                return bool(self._urgent_queued or self._urgent_active or self._lanes["resumed"])
             return bool(self._urgent_queued)
 
     def lane_of(self, key: Hashable) -> Lane | None:
@@ -139,7 +151,7 @@ class WorkQueue:
 
     def done(self, key: Hashable) -> None:
         with self._cond:
-            if self._active.pop(key, None) == "urgent":
+            if self._active.pop(key, None) in ("urgent", "resumed"):
                 self._urgent_active -= 1
             lane = self._dirty.pop(key, None)
             if lane is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from kubectl_mirror.engine import markers as m
@@ -23,7 +24,7 @@ from kubectl_mirror.engine.policy import API_GROUP
 from kubectl_mirror.engine.policy import KIND as POLICY_KIND
 from kubectl_mirror.engine.reconcile import Action, Key, SourceState, decide, decide_cached, describe, key_of
 from kubectl_mirror.errors import MirrorError, Ref
-from kubectl_mirror.io.cluster import Cluster
+from kubectl_mirror.io.cluster import Cluster, Resource
 from kubectl_mirror.live.execute import Executor, Report
 from kubectl_mirror.watch.cache import Cache, SourceKey
 from kubectl_mirror.watch.events import EventRecorder
@@ -157,25 +158,35 @@ class Reconciler:
         *,
         source: SourceState,
     ) -> Reconciled:
-        for mkey in keys:
+        """Mirrors nothing renders any more, `concurrency` at a time: read (the decision needs the
+        live object: is it still ours, is it marked stale), decide, write."""
+        for start in range(0, len(keys), self.concurrency):
             if report.done and should_yield():
                 return self._finish(obj, report, yielded=True)
-            self._prune(mkey, report, source=source)
+            self._prune(keys[start : start + self.concurrency], report, source=source)
         return self._finish(obj, report)
 
-    def _prune(self, mkey: Key, report: Report, *, source: SourceState) -> None:
-        resource = self.cache.resource(mkey)
-        if self.cache.record(mkey) is None or resource is None:
+    def _prune(self, keys: list[Key], report: Report, *, source: SourceState) -> None:
+        known = [(k, r) for k in keys if self.cache.record(k) is not None and (r := self.cache.resource(k))]
+        if not known:
             return
-        live = self.cluster.get(resource, mkey[2], mkey[3])
-        if live is None:
-            return
-        action = decide(None, live, source=source)
-        if action.writes:
-            before = len(report.done)
-            self._executor().run([action], report)
-            if any(word == "deleted" for _, word in report.done[before:]):
-                self.cache.expect_gone(mkey)
+
+        def read(item: tuple[Key, Resource]) -> Obj | None:
+            key, resource = item
+            return self.cluster.get(resource, key[2], key[3])
+
+        if len(known) == 1:
+            lives = [read(known[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=len(known), thread_name_prefix="prune-read") as pool:
+                lives = list(pool.map(read, known))
+        actions = [decide(None, live, source=source) for live in lives if live is not None]
+        actions = [a for a in actions if a.writes]
+        before = len(report.done)
+        self._executor().run(actions, report)
+        for action, word in report.done[before:]:
+            if word == "deleted":
+                self.cache.expect_gone(action.key)
 
     def _executor(self) -> Executor:
         return Executor(self.cluster, lambda a: self.cache.resource(a.key), concurrency=self.concurrency)

@@ -161,7 +161,8 @@ def test_restart_in_the_middle_of_a_prune_finishes_it(world: Any, start_watch: A
     for i in range(8):
         ns(world, f"t-{i}")
     source(world, targets="t-*")
-    first = start_watch(name="first")
+    # One delete at a time, so that the kill lands between two of them.
+    first = start_watch("--concurrency", "1", name="first")
     wait_for(lambda: all(data_of(world, kubectl, f"t-{i}") for i in range(8)), what="all mirrors")
     world.faults.delay(0.4, verb="delete", resource="configmaps", times=None)
     kubectl("delete", "configmap", "settings", "-n", "platform")

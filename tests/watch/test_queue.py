@@ -1,4 +1,4 @@
-"""The work queue's two lanes: an event's key never waits for a backlog of background work."""
+"""The work queue's lanes: an event's key never waits for a backlog of other work."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def test_a_yielded_key_comes_back_in_its_own_lane_after_the_others() -> None:
     queue.add("big", urgent=False)
     queue.add("other", urgent=False)
     assert queue.get(timeout=0) == "big"
-    queue.add("big", urgent=queue.lane_of("big") == "urgent")  # it yielded: the rest later
+    queue.resume("big")  # it yielded: the rest later
     queue.done("big")
     assert [queue.get(timeout=0), queue.get(timeout=0)] == ["other", "big"]
 
@@ -63,3 +63,36 @@ def test_a_retry_comes_back_as_background_work() -> None:
     assert queue.get(timeout=0) is None
     queue.done("event")
     assert queue.get(timeout=0.1) == "failed"
+
+
+def test_a_fresh_edit_goes_before_the_rest_of_bulk_work_that_yielded() -> None:
+    """Fifty new sources, each yielding after its first batch of writes, must not each take a
+    turn again ahead of a user's edit (measured: 12.6 s for one update when they did)."""
+    queue = WorkQueue()
+    for n in range(3):
+        queue.add(f"new-{n}")
+    for n in range(3):
+        key = queue.get(timeout=0)
+        assert key == f"new-{n}"
+        queue.resume(key)
+        queue.done(key)
+    queue.add("edit")
+    assert queue.get(timeout=0) == "edit"
+    assert not queue.should_yield("edit")  # the resumed bulk work does not make it yield
+    assert queue.get(timeout=0) == "new-0"
+    assert queue.should_yield("new-0") is False  # nothing fresh waits
+    queue.add("another edit")
+    assert queue.should_yield("new-0") and queue.should_yield("edit")
+
+
+def test_background_work_waits_for_resumed_work() -> None:
+    queue = WorkQueue()
+    queue.add("resync", urgent=False)
+    queue.add("new")
+    assert queue.get(timeout=0) == "new"
+    queue.resume("new")
+    queue.done("new")
+    assert queue.get(timeout=0) == "new"  # resumed before background
+    assert queue.get(timeout=0) is None  # the resync waits while it is in flight
+    queue.done("new")
+    assert queue.get(timeout=0) == "resync"
