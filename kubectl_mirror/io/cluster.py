@@ -13,6 +13,7 @@ import json
 import os
 import random
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -131,6 +132,8 @@ class Cluster:
         self.namespace = namespace
         self.options = options
         self.requests: Counter[str] = Counter()
+        self._count_lock = threading.Lock()
+        self._auth_lock = threading.Lock()
         self._resources: list[Resource] | None = None
         self.limiter: RateLimiter | None = (
             RateLimiter(options.qps, options.burst) if options.qps and options.qps > 0 else None
@@ -138,6 +141,10 @@ class Cluster:
 
     def close(self) -> None:
         self._client.close()
+
+    def _count(self, verb: str) -> None:
+        with self._count_lock:  # Counter's += is a read and a write: threads would lose counts
+            self.requests[verb] += 1
 
     # -- transport ---------------------------------------------------------------------------
 
@@ -153,7 +160,8 @@ class Cluster:
         if content_type:
             headers["Content-Type"] = content_type
         try:
-            settings = self._config.auth_settings()  # may refresh a token (exec plugin, OIDC)
+            with self._auth_lock:  # one refresh at a time when several threads write at once
+                settings = self._config.auth_settings()  # may refresh a token (exec plugin, OIDC)
         except Exception as err:  # the client raises its own ConfigException, among others
             raise ClusterError(f"cannot get credentials for the cluster: {_one_line(err)}") from err
         for setting in settings.values():
@@ -187,7 +195,7 @@ class Cluster:
             urllib3.Timeout(total=self.options.request_timeout) if self.options.request_timeout else None
         )
         for attempt in range(self.options.retries + 1):
-            self.requests[verb] += 1
+            self._count(verb)
             self._throttle()
             try:
                 raw = self._pool.request(
@@ -347,7 +355,7 @@ class Cluster:
         url = (
             self.host + resource.path() + "?" + urlencode({k: v for k, v in params.items() if v is not None})
         )
-        self.requests["watch"] += 1
+        self._count("watch")
         self._throttle()
         try:
             raw = self._pool.request(
