@@ -286,6 +286,12 @@ class Cache:
         with self._lock:
             self._expected[key] = GONE
 
+    def unexpect(self, key: Key, value: str) -> None:
+        """The write expected did not happen: its key's next event is news again."""
+        with self._lock:
+            if self._expected.get(key) == value:
+                del self._expected[key]
+
     def policy_report(self, name: str) -> tuple[int, int] | None:
         """(sources, mirrors) a policy selects now, or None when it is not (or no longer) ours."""
         with self._lock:

@@ -26,7 +26,7 @@ from kubectl_mirror.engine.reconcile import Action, Key, SourceState, decide, de
 from kubectl_mirror.errors import MirrorError, Ref
 from kubectl_mirror.io.cluster import Cluster, Resource
 from kubectl_mirror.live.execute import Executor, Report
-from kubectl_mirror.watch.cache import Cache, SourceKey
+from kubectl_mirror.watch.cache import GONE, Cache, SourceKey
 from kubectl_mirror.watch.events import EventRecorder
 
 log = logging.getLogger("kubectl_mirror.watch")
@@ -134,11 +134,16 @@ class Reconciler:
     def _write(self, batch: list[tuple[Action, str]], report: Report) -> None:
         if not batch:
             return
+        # Expected before the writes: their watch events may come back before the writes return,
+        # and must not be taken for someone else's change (that would queue the source again).
+        for action, digest in batch:
+            if action.writes:
+                self.cache.expect(action.key, digest)
         before = len(report.done)
         self._executor().run([action for action, _ in batch], report)
         for (action, digest), (_, word) in zip(batch, report.done[before:], strict=True):
-            if word in WROTE:
-                self.cache.expect(action.key, digest)
+            if action.writes and word not in WROTE:
+                self.cache.unexpect(action.key, digest)
 
     def _orphaned(self, key: SourceKey, owned: frozenset[Key]) -> Reconciled:
         if not owned:
@@ -182,11 +187,14 @@ class Reconciler:
                 lives = list(pool.map(read, known))
         actions = [decide(None, live, source=source) for live in lives if live is not None]
         actions = [a for a in actions if a.writes]
+        for action in actions:
+            if action.verb == "delete":
+                self.cache.expect_gone(action.key)  # before: its DELETED event may come first
         before = len(report.done)
         self._executor().run(actions, report)
         for action, word in report.done[before:]:
-            if word == "deleted":
-                self.cache.expect_gone(action.key)
+            if action.verb == "delete" and word != "deleted":
+                self.cache.unexpect(action.key, GONE)
 
     def _executor(self) -> Executor:
         return Executor(self.cluster, lambda a: self.cache.resource(a.key), concurrency=self.concurrency)
