@@ -13,7 +13,13 @@ Its status, finalizer and retry backoff belong to `watch` (docs/migrate-configma
 from __future__ import annotations
 
 from kubectl_mirror.engine.dialects.base import labels_of
-from kubectl_mirror.engine.dialects.crbase import namespace_field, object_name_field, spec_of
+from kubectl_mirror.engine.dialects.crbase import (
+    is_kind,
+    namespace_field,
+    object_name_field,
+    spec_of,
+    spec_source_namespace,
+)
 from kubectl_mirror.engine.model import EngineOptions, MirrorSpec, Obj, Target
 from kubectl_mirror.engine.policy import Policy
 from kubectl_mirror.errors import Ref, SpecError
@@ -34,14 +40,10 @@ _FIELDS = frozenset({"sourceNamespace", "destinationNamespace", "configMapName"}
 
 
 def is_resource(obj: Obj) -> bool:
-    return obj.get("kind") == KIND and str(obj.get("apiVersion", "")).startswith(GROUP + "/")
+    return is_kind(obj, KIND, GROUP)
 
 
-def source_namespace_of(obj: Obj) -> str:
-    """Where its source lives, read leniently (for scoping lists before anything is checked)."""
-    spec = obj.get("spec")
-    value = spec.get("sourceNamespace") if isinstance(spec, dict) else None
-    return value if isinstance(value, str) else ""
+source_namespace_of = spec_source_namespace
 
 
 def read_policy(obj: Obj, ref: Ref, options: EngineOptions) -> Policy:

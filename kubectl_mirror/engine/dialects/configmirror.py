@@ -15,10 +15,12 @@ from typing import Any
 from kubectl_mirror.engine.dialects.base import check_namespace_name, labels_of
 from kubectl_mirror.engine.dialects.crbase import (
     checked_fields,
+    is_kind,
     label_selector,
     namespace_field,
     object_name_field,
     spec_of,
+    spec_source_namespace,
 )
 from kubectl_mirror.engine.model import EngineOptions, MirrorSpec, Obj, Target
 from kubectl_mirror.engine.policy import Database, Policy
@@ -38,14 +40,10 @@ _SECRET_REF_FIELDS = frozenset({"name", "namespace"})
 
 
 def is_resource(obj: Obj) -> bool:
-    return obj.get("kind") == KIND and str(obj.get("apiVersion", "")).startswith(GROUP + "/")
+    return is_kind(obj, KIND, GROUP)
 
 
-def source_namespace_of(obj: Obj) -> str:
-    """Where its sources live, read leniently (for scoping lists before anything is checked)."""
-    spec = obj.get("spec")
-    value = spec.get("sourceNamespace") if isinstance(spec, dict) else None
-    return value if isinstance(value, str) else ""
+source_namespace_of = spec_source_namespace
 
 
 def read_policy(obj: Obj, ref: Ref, options: EngineOptions) -> Policy:

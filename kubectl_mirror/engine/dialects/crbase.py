@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubectl_mirror.engine.dialects.base import check_namespace_name
+from kubectl_mirror.engine.model import Obj
 from kubectl_mirror.engine.names import is_subdomain, quoted
 from kubectl_mirror.engine.selectors import Selector, SelectorError, selector_from_struct
 from kubectl_mirror.errors import Ref, SpecError
@@ -67,3 +68,14 @@ def label_selector(value: Any, ref: Ref, path: str) -> Selector:
         return selector_from_struct(value)
     except SelectorError as err:
         raise SpecError(f"invalid label selector: {err}", ref, path) from err
+
+
+def is_kind(obj: Obj, kind: str, group: str) -> bool:
+    return obj.get("kind") == kind and str(obj.get("apiVersion", "")).startswith(group + "/")
+
+
+def spec_source_namespace(obj: Obj) -> str:
+    """`spec.sourceNamespace`, read leniently (for scoping lists before anything is checked)."""
+    spec = obj.get("spec")
+    value = spec.get("sourceNamespace") if isinstance(spec, dict) else None
+    return value if isinstance(value, str) else ""
