@@ -54,10 +54,11 @@ def can_i(
     output: Annotated[str | None, typer.Option("--output", "-o", help="json.")] = None,
 ) -> None:
     """Check that you may ask for these mirrors: `create` in each target namespace (in every
-    namespace for a pattern), `get` on what a pull or a MirrorPolicy reads. With -f, the files'
-    sources as `kubectl apply` would send them; otherwise the sources already in the cluster.
-    Exit 1 if the admission policy would deny anything."""
-    from kubectl_mirror.engine.permissions import checks, over_budget
+    namespace for a pattern), `get` on what a pull, a MirrorPolicy or a ConfigMapSync reads, `list`
+    where a ConfigMirror selects. With -f, the files' sources and policies as `kubectl apply` would
+    send them; otherwise those already in the cluster. Exit 1 if the admission policy would deny
+    anything."""
+    from kubectl_mirror.engine.permissions import checks, exempt, over_budget
     from kubectl_mirror.live.access import Reviewer, in_cluster
 
     if output not in (None, "json"):
@@ -81,10 +82,11 @@ def can_i(
             continue
         seen.add((source, resource.group))
         old = candidate.old if filenames else None
+        unchecked = exempt(obj, reviewer.username())  # the policy lets the controller through
         for check in checks(obj, old, group=resource.group, resource=resource.plural, namespace=ns):
-            allowed = reviewer.allowed(check)
+            allowed = unchecked or reviewer.allowed(check)
             rows.append(Row(source, _target(check), allowed, "" if allowed else check.describe()))
-        too_big = over_budget(
+        too_big = not unchecked and over_budget(
             obj,
             old,
             group=resource.group,
@@ -105,7 +107,7 @@ def can_i(
     for error in errors:
         print(f"error: {error.one_line()}", file=sys.stderr)
     if not rows and not errors:
-        print("no sources, pull requests or MirrorPolicies to check", file=sys.stderr)
+        print("no sources, pull requests or policies to check", file=sys.stderr)
     raise typer.Exit(1 if errors or any(not r.allowed for r in rows) else 0)
 
 
@@ -132,7 +134,7 @@ def _from_files(
 def _target(check: Check) -> str:
     """The namespace written to, the pattern that needs every namespace, or `from <ns>[/<name>]`
     for a read."""
-    if check.verb == "get":
+    if check.verb != "create":
         return "from " + (f"{check.namespace}/{check.name}" if check.name else check.namespace)
     return check.namespace or check.why.removeprefix("pattern ") or "*"
 

@@ -1,4 +1,4 @@
-"""What a user must be allowed to do to ask kubectl-mirror for a source, a pull or a MirrorPolicy.
+"""What a user must be allowed to do to ask kubectl-mirror for a source, a pull or a policy.
 
 The controller writes with its own wide rights, so the admission policies in
 `deploy/components/admission/` check the *requesting user's* rights instead: `create` of the kind
@@ -16,7 +16,8 @@ Tokens, for one object:
   x:<dialect>:<e> a pattern that narrows the targets      (removing one widens them)
   g:<ns>/<name>   a pull request                          -> get on that object
 MirrorPolicy tokens carry the kind after the letter (n:<Kind>:<ns>, ...), and s:<Kind>:<ns> for
-the source namespace it reads (get there).
+the source namespace it reads (get there). ConfigMapSync and ConfigMirror (other-tools-policy.yaml)
+have no patterns, so they are compared field by field instead of as tokens.
 """
 
 from __future__ import annotations
@@ -26,11 +27,20 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from kubectl_mirror.engine.dialects import kubed, kubemirror, mirrorverse, reflector, replicator
+from kubectl_mirror.engine.dialects import (
+    configmapsync,
+    configmirror,
+    kubed,
+    kubemirror,
+    mirrorverse,
+    reflector,
+    replicator,
+)
 from kubectl_mirror.engine.model import Obj
 from kubectl_mirror.engine.policy import is_policy
 
-# The controller's identity in deploy/: the policies exempt it (it fills pulls with its rights).
+# The controller's identity in deploy/: the policies for sources and other tools' resources exempt
+# it (it fills pulls and their finalizers with its own rights); the MirrorPolicy one does not.
 CONTROLLER_USER = "system:serviceaccount:kubectl-mirror-system:kubectl-mirror"
 
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -73,7 +83,7 @@ MAX_POLICY_TARGETS_PER_CHANGE = 12  # kind and namespace pairs
 MAX_POLICY_KINDS_EVERYWHERE = 5  # kinds answered by one cluster-wide check each
 MAX_POLICY_SOURCES_PER_CHANGE = 6
 
-Verb = Literal["create", "get"]
+Verb = Literal["create", "get", "list"]
 Everywhere = Callable[[str, str], bool]  # (group, resource) -> may create it in every namespace
 
 
@@ -86,7 +96,7 @@ class Check:
     resource: str
     namespace: str
     name: str = ""
-    # What asks for it: "target", "pattern", "pull" or "policy source", and the entry.
+    # What asks for it: "target", "pattern", "pull", "policy source" or "database secret".
     why: str = ""
 
     def describe(self) -> str:
@@ -256,6 +266,10 @@ def checks(new: Obj, old: Obj | None, *, group: str, resource: str, namespace: s
     and `resource` are what the API server serves `new` as, `namespace` where it lives."""
     if is_policy(new):
         return policy_checks(new, old)
+    if configmapsync.is_resource(new):
+        return configmapsync_checks(new, old)
+    if configmirror.is_resource(new):
+        return configmirror_checks(new, old, namespace=namespace)
     kind = str(new.get("kind", ""))
     return source_checks(new, old, group=group, resource=resource, kind=kind, namespace=namespace)
 
@@ -366,16 +380,19 @@ def over_budget(
     new: Obj, old: Obj | None, *, group: str, resource: str, namespace: str, everywhere: Everywhere
 ) -> str:
     """Why the policies refuse this change for its size alone, or "" (see MAX_TARGETS_PER_CHANGE)."""
+    if configmapsync.is_resource(new):
+        return ""  # one destination: one check
+    if configmirror.is_resource(new):
+        count = len(_configmirror_added_targets(new, old))
+        if count > MAX_TARGETS_PER_CHANGE and not everywhere("", "configmaps"):
+            return _too_many_targets(count, "configmaps")
+        return ""
     if not is_policy(new):
         tokens = source_tokens(new, kind=str(new.get("kind", "")), namespace=namespace)
         before = source_tokens(old, kind=str(new.get("kind", "")), namespace=namespace) if old else []
         count = len([t for t in tokens if t.startswith("n:") and t not in before])
         if count > MAX_TARGETS_PER_CHANGE and not everywhere(group, resource):
-            return (
-                f"this change adds {count} target namespaces; the admission policy checks at most "
-                f"{MAX_TARGETS_PER_CHANGE} per change for a user who may not create {resource} in every "
-                "namespace: add them in steps"
-            )
+            return _too_many_targets(count, resource)
         return ""
     tokens = policy_tokens(new)
     before = policy_tokens(old) if old is not None else []
@@ -404,3 +421,89 @@ def over_budget(
             f"{MAX_POLICY_SOURCES_PER_CHANGE} per change: add them in steps"
         )
     return ""
+
+
+def _too_many_targets(count: int, resource: str) -> str:
+    return (
+        f"this change adds {count} target namespaces; the admission policy checks at most "
+        f"{MAX_TARGETS_PER_CHANGE} per change for a user who may not create {resource} in every "
+        "namespace: add them in steps"
+    )
+
+
+def exempt(obj: Obj, username: str) -> bool:
+    """Whether the policy that judges `obj` lets `username` through unchecked (its
+    `not-the-controller` match condition): the controller, for everything but MirrorPolicies."""
+    return username == CONTROLLER_USER and not is_policy(obj)
+
+
+def _field(spec: Mapping[str, Any], key: str) -> str:
+    """A string field as CEL's `has(s.f) ? string(s.f) : ''` reads it (the server drops nulls)."""
+    value = spec.get(key)
+    return "" if value is None else str(value)
+
+
+def configmapsync_checks(new: Obj, old: Obj | None) -> list[Check]:
+    """other-tools-policy.yaml, kubectl-mirror-configmapsyncs: `get` on the ConfigMap it copies and
+    `create` in its destination. A change of the ConfigMap it copies is checked as a new one."""
+    spec, before = _part(new, "spec"), _part(old, "spec")
+    source_ns, name, destination = (
+        _field(spec, "sourceNamespace"),
+        _field(spec, "configMapName"),
+        _field(spec, "destinationNamespace"),
+    )
+    source_added = old is None or (source_ns, name) != (
+        _field(before, "sourceNamespace"),
+        _field(before, "configMapName"),
+    )
+    out: list[Check] = []
+    if destination != source_ns and (source_added or destination != _field(before, "destinationNamespace")):
+        out.append(Check("create", "", "configmaps", destination, why="target"))
+    if source_added:
+        out.append(Check("get", "", "configmaps", source_ns, name, why="policy source"))
+    return out
+
+
+def _configmirror_source_added(new: Obj, old: Obj | None) -> bool:
+    """A new ConfigMirror, or one that now copies from another namespace or another selection."""
+    spec, before = _part(new, "spec"), _part(old, "spec")
+    return old is None or (
+        _field(spec, "sourceNamespace") != _field(before, "sourceNamespace")
+        or ("selector" in spec, spec.get("selector")) != ("selector" in before, before.get("selector"))
+    )
+
+
+def _targets(spec: Mapping[str, Any]) -> list[str]:
+    value = spec.get("targetNamespaces")
+    return [str(e) for e in value] if isinstance(value, list) else []
+
+
+def _configmirror_added_targets(new: Obj, old: Obj | None) -> list[str]:
+    spec = _part(new, "spec")
+    source_ns = _field(spec, "sourceNamespace")
+    before = [] if _configmirror_source_added(new, old) else _targets(_part(old, "spec"))
+    return [e for e in _targets(spec) if e != source_ns and e not in before]
+
+
+def _secret_ref(obj: Obj | None, namespace: str) -> tuple[str, str] | None:
+    """database.secretRef as (namespace, name), the namespace defaulting to the ConfigMirror's."""
+    ref = _part(_part(_part(obj, "spec"), "database"), "secretRef")
+    if ref.get("name") is None:
+        return None
+    ns = _field(ref, "namespace")
+    return (ns or namespace, str(ref["name"]))
+
+
+def configmirror_checks(new: Obj, old: Obj | None, *, namespace: str) -> list[Check]:
+    """other-tools-policy.yaml, kubectl-mirror-configmirrors: `create` in each target it adds, `list`
+    where it copies from (its selector picks names unknown when it is written, and later ones too:
+    `list` is the right that reveals those), `get` on the Secret its database names. A change of
+    source namespace or selector is checked as a new ConfigMirror."""
+    out = [Check("create", "", "configmaps", e, why="target") for e in _configmirror_added_targets(new, old)]
+    if _configmirror_source_added(new, old):
+        source_ns = _field(_part(new, "spec"), "sourceNamespace")
+        out.append(Check("list", "", "configmaps", source_ns, why="policy source"))
+    secret = _secret_ref(new, namespace)
+    if secret is not None and (old is None or secret != _secret_ref(old, namespace)):
+        out.append(Check("get", "", "secrets", *secret, why="database secret"))
+    return out

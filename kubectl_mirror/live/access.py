@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from kubectl_mirror.engine.dialects import configmapsync, configmirror
 from kubectl_mirror.engine.dialects.registry import DIALECTS
 from kubectl_mirror.engine.model import EngineOptions, Obj
 from kubectl_mirror.engine.permissions import Check
 from kubectl_mirror.engine.policy import API_GROUP, KIND
-from kubectl_mirror.errors import ForbiddenError
+from kubectl_mirror.errors import ClusterError, ForbiddenError
 from kubectl_mirror.io.cluster import Cluster, Resource
 from kubectl_mirror.live.state import Scope, mirrorable
 
 REVIEWS = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+WHOAMI = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,9 @@ class Candidate:
 
 def in_cluster(cluster: Cluster, scope: Scope, skipped: list[str]) -> Iterator[Candidate]:
     """Every object in `scope` that a dialect may read as a source or a pull (of the kinds that
-    may be mirrored without --allow-kinds), and every MirrorPolicy reading from it. Kinds the
-    user may not list are appended to `skipped`."""
+    may be mirrored without --allow-kinds), every MirrorPolicy reading from it, and the
+    ConfigMapSyncs and ConfigMirrors in it. Kinds the user may not list are appended to
+    `skipped`."""
     served = cluster.resources()
     for resource in mirrorable(served, EngineOptions()):
         selectors = _selectors_for(resource.kind)
@@ -46,6 +49,22 @@ def in_cluster(cluster: Cluster, scope: Scope, skipped: list[str]) -> Iterator[C
                 skipped.append(resource.plural + (f".{resource.group}" if resource.group else ""))
                 break
             yield from (Candidate(obj, resource) for obj in found)
+    yield from _mirror_policies(cluster, served, scope, skipped)
+    for group, kind in ((configmapsync.GROUP, configmapsync.KIND), (configmirror.GROUP, configmirror.KIND)):
+        other = next((r for r in served if r.group == group and r.kind == kind), None)
+        if other is None:
+            continue
+        try:
+            found, _ = cluster.list(other, namespace=scope.namespace, label_selector=scope.selector or None)
+        except ForbiddenError:
+            skipped.append(f"{other.plural}.{other.group}")
+            continue
+        yield from (Candidate(obj, other) for obj in found)
+
+
+def _mirror_policies(
+    cluster: Cluster, served: list[Resource], scope: Scope, skipped: list[str]
+) -> Iterator[Candidate]:
     policy = next((r for r in served if r.group == API_GROUP and r.kind == KIND), None)
     if policy is None:
         return
@@ -86,6 +105,22 @@ class Reviewer:
     def __init__(self, cluster: Cluster) -> None:
         self._cluster = cluster
         self._answers: dict[tuple[str, str, str, str, str], bool] = {}
+        self._username: str | None = None
+
+    def username(self) -> str:
+        """Who the API server takes the current user for (SelfSubjectReview), or "" when it cannot
+        say: then nobody is taken for the controller, which only makes the answers stricter."""
+        if self._username is None:
+            body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+            try:
+                answer = self._cluster.request(
+                    "POST", WHOAMI, body=body, content_type="application/json"
+                ).body
+            except ClusterError:
+                answer = None
+            user = ((answer or {}).get("status") or {}).get("userInfo") or {}
+            self._username = str(user.get("username") or "")
+        return self._username
 
     def everywhere(self, group: str, resource: str) -> bool:
         return self.allowed(Check("create", group, resource, ""))

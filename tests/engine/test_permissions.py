@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from kubectl_mirror.engine.permissions import (
+    CONTROLLER_USER,
     MAX_TARGETS_PER_CHANGE,
     Check,
     checks,
+    exempt,
     over_budget,
     policy_tokens,
     source_tokens,
@@ -229,3 +231,125 @@ def test_more_added_targets_than_one_request_can_check_is_refused_unless_allowed
     assert judge(native(many), None, True) == ""
     assert judge(native(fewer), None, False) == ""
     assert judge(native(many), native(fewer), False) == ""  # in steps
+
+
+def configmapsync(source: str = "src", name: str = "cfg", destination: str = "t1") -> dict[str, Any]:
+    return {
+        "apiVersion": "apps.kapendra.com/v1",
+        "kind": "ConfigMapSync",
+        "metadata": {"name": "sync", "namespace": "team"},
+        "spec": {"sourceNamespace": source, "configMapName": name, "destinationNamespace": destination},
+    }
+
+
+def configmirror(
+    targets: list[str], *, source: str = "src", selector: Any = None, **database: str
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "sourceNamespace": source,
+        "targetNamespaces": targets,
+        "selector": {"matchLabels": {"app": "web"}} if selector is None else selector,
+    }
+    if database:
+        spec["database"] = {"enabled": True, "secretRef": database}
+    return {
+        "apiVersion": "mirror.configmirror.io/v1alpha1",
+        "kind": "ConfigMirror",
+        "metadata": {"name": "mirror", "namespace": "team"},
+        "spec": spec,
+    }
+
+
+def needs(new: dict[str, Any], old: dict[str, Any] | None = None) -> list[str]:
+    found = checks(new, old, group=new["apiVersion"].split("/")[0], resource="", namespace="team")
+    return [c.describe() for c in found]
+
+
+def test_a_configmapsync_needs_get_on_its_configmap_and_create_in_its_destination() -> None:
+    assert needs(configmapsync()) == ["create configmaps in t1", "get configmaps src/cfg"]
+
+
+def test_a_configmapsync_into_its_source_namespace_needs_only_the_read() -> None:
+    assert needs(configmapsync(destination="src")) == ["get configmaps src/cfg"]
+
+
+def test_a_configmapsync_update_is_checked_for_what_it_adds() -> None:
+    assert needs(configmapsync(), old=configmapsync()) == []
+    assert needs(configmapsync(destination="t2"), old=configmapsync()) == ["create configmaps in t2"]
+
+
+def test_a_configmapsync_that_copies_another_configmap_is_checked_as_new() -> None:
+    """Its destination would receive something nobody allowed it to: checked again."""
+    expected = ["create configmaps in t1", "get configmaps src/other"]
+    assert needs(configmapsync(name="other"), old=configmapsync()) == expected
+    assert needs(configmapsync(source="team"), old=configmapsync()) == [
+        "create configmaps in t1",
+        "get configmaps team/cfg",
+    ]
+
+
+def test_a_configmirror_needs_list_in_its_source_and_create_in_each_target() -> None:
+    """`list`, not `get` of one name: the selector picks ConfigMaps by label, names unknown when
+    the ConfigMirror is written and ConfigMaps created later, and `list` reveals exactly those."""
+    assert needs(configmirror(["t1", "src", "t2"])) == [
+        "create configmaps in t1",
+        "create configmaps in t2",
+        "list configmaps in src",
+    ]
+
+
+def test_a_configmirror_target_that_is_not_a_namespace_name_is_checked_as_written() -> None:
+    assert needs(configmirror(["Team_A"])) == ["create configmaps in Team_A", "list configmaps in src"]
+
+
+def test_a_configmirror_update_adding_a_target_needs_create_there_only() -> None:
+    assert needs(configmirror(["t1", "t3"]), old=configmirror(["t1"])) == ["create configmaps in t3"]
+
+
+def test_removing_configmirror_targets_needs_nothing() -> None:
+    assert needs(configmirror(["t1"]), old=configmirror(["t1", "t3"])) == []
+
+
+def test_a_configmirror_with_another_selector_or_source_is_checked_as_new() -> None:
+    every = configmirror(["t1", "t2"], selector={})
+    assert needs(every, old=configmirror(["t1", "t2"])) == [
+        "create configmaps in t1",
+        "create configmaps in t2",
+        "list configmaps in src",
+    ]
+    assert needs(configmirror(["t1"], source="other"), old=configmirror(["t1"])) == [
+        "create configmaps in t1",
+        "list configmaps in other",
+    ]
+
+
+def test_a_configmirror_database_needs_get_on_its_secret() -> None:
+    assert needs(configmirror(["t1"], name="db"))[-1] == "get secrets team/db"  # its own namespace
+    assert needs(configmirror(["t1"], name="db", namespace="vault"))[-1] == "get secrets vault/db"
+    assert needs(configmirror(["t1"], name="db"), old=configmirror(["t1"], name="db")) == []
+    assert needs(configmirror(["t1"], name="db2"), old=configmirror(["t1"], name="db")) == [
+        "get secrets team/db2"
+    ]
+    assert needs(configmirror(["t1"]), old=configmirror(["t1"], name="db")) == []  # removed
+
+
+def test_a_configmirror_adding_more_targets_than_one_request_can_check_is_refused() -> None:
+    many = [f"n{i}" for i in range(MAX_TARGETS_PER_CHANGE + 1)]
+
+    def judge(new: dict[str, Any], old: dict[str, Any] | None, everywhere: bool) -> str:
+        return over_budget(
+            new, old, group="", resource="configmirrors", namespace="team", everywhere=lambda g, r: everywhere
+        )
+
+    assert "adds 21 target namespaces" in judge(configmirror(many), None, False)
+    assert judge(configmirror(many), None, True) == ""
+    assert judge(configmirror(many), configmirror(many[:-1]), False) == ""  # in steps
+    assert judge(configmapsync(), None, False) == ""
+
+
+def test_the_controller_is_exempt_except_for_mirror_policies() -> None:
+    assert exempt(configmapsync(), CONTROLLER_USER)
+    assert exempt(configmirror(["t1"]), CONTROLLER_USER)
+    assert exempt(native("t1"), CONTROLLER_USER)
+    assert not exempt(configmirror(["t1"]), "alice")
+    assert not exempt(policy(source={"namespace": "src"}, targets=["a"]), CONTROLLER_USER)
