@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from kubectl_mirror.live.config import LiveConfig
     from kubectl_mirror.live.execute import DryRun, Report
     from kubectl_mirror.live.plan import LivePlan
+    from kubectl_mirror.live.rollout import RolloutReport
 
 
 def register(app: typer.Typer) -> None:
@@ -50,6 +51,13 @@ def sync(
     ] = False,
     output: OutputOpt = None,
     show_secrets: flags.ShowSecrets = False,
+    rollout: Annotated[
+        bool,
+        typer.Option(
+            "--rollout",
+            help="Also roll out the opted-in workloads whose mirrors' data changed (docs/rollouts.md).",
+        ),
+    ] = False,
 ) -> None:
     """Make the cluster's mirrors match their sources."""
     from kubectl_mirror.live.execute import Executor, Report
@@ -73,10 +81,39 @@ def sync(
     executor.run(plan.actions, report, pulled=set(plan.outcome.filled_pulls))
     if also_prune:
         executor.run(plan.prune, report)
+    rolled = _rollout(cluster, report, dry_run=dry_run) if rollout else None
     _print_report(report, output=output, dry_run=dry_run, show_secrets=show_secrets)
-    failed = report.errors or _failed(plan)
+    if rolled is not None:
+        _print_rollouts(rolled, output=output, dry_run=dry_run)
+    failed = report.errors or _failed(plan) or (rolled is not None and rolled.errors)
     conflicts = report.counts()["conflict"]
     raise typer.Exit(1 if failed or conflicts else 0)
+
+
+def _rollout(cluster: Cluster, report: Report, *, dry_run: str) -> RolloutReport:
+    """The workloads to roll for the mirrors this run changed (their data, not only metadata)."""
+    from kubectl_mirror.live.rollout import changes_of, rollout_changes
+
+    return rollout_changes(cluster, changes_of(report.done), dry_run=_dry_run(dry_run))
+
+
+def _print_rollouts(rolled: RolloutReport, *, output: str | None, dry_run: str) -> None:
+    """One line per workload rolled, like the mirrors' lines; the count after the summary."""
+    suffix = {"client": " (dry run)", "server": " (server dry run)"}.get(dry_run, "")
+    stream = sys.stderr if output in ("yaml", "json") else sys.stdout
+    for warning in rolled.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    for planned, word in rolled.done:
+        if word == "failed":
+            continue
+        name = _name(planned.workload)
+        print(
+            name if output == "name" else f"{name} -n {planned.workload.namespace} {word}{suffix}",
+            file=stream,
+        )
+    for error in rolled.errors:
+        print(f"error: {error}", file=sys.stderr)
+    print(f"rolled out {len(rolled.restarted)}{suffix}", file=sys.stderr if output else sys.stdout)
 
 
 def _dry_run(value: str) -> DryRun:
