@@ -2,8 +2,8 @@
 `kubectl mirror can-i` giving the same answer for every case.
 
 One table: users who may write in some namespaces only create, update and retarget sources of
-every dialect, pull requests and MirrorPolicies, through the real `kubectl` impersonating them
-(`--as`, `--as-group`). Each case is first put to `kubectl mirror can-i -f` as that user, then
+every dialect, pull requests, MirrorPolicies, ConfigMapSyncs and ConfigMirrors (CRDs from
+deploy/compat/), through the real `kubectl` impersonating them (`--as`, `--as-group`). Each case is first put to `kubectl mirror can-i -f` as that user, then
 sent to the API server; both must agree with the table. Real server only: the fake one has no
 admission policies (docs/testing.md).
 """
@@ -59,9 +59,11 @@ def _binding(role: str, namespace: str | None, subject: str, *, group: bool = Fa
     }
 
 
-# alice: owns `src`, may create in t1 and t2, read in `readable`, author MirrorPolicies.
-# bob: owns `src`, may create ConfigMaps (not Secrets) in every namespace.
-# carol: owns `src`; the group team-t3 may create in t3.
+# alice: owns `src`, may create in t1 and t2, read in `readable`, read the ConfigMap t2/cfg by
+#   name only, author policies (MirrorPolicies, ConfigMapSyncs, ConfigMirrors).
+# bob: owns `src`, may create ConfigMaps (not Secrets) in every namespace, author policies.
+# carol: owns `src`, authors ConfigMapSyncs and ConfigMirrors there; the group team-t3 may create
+#   in t3.
 # dave: owns `src`, may create in the 21 namespaces of MANY (the policy checks 20 per change).
 RBAC: list[dict[str, Any]] = [
     _role("owner", "src", RW),
@@ -80,7 +82,28 @@ RBAC: list[dict[str, Any]] = [
         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]}],
     },
     _binding("configmap-creator", None, "bob"),
+    {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": "cfg-reader", "namespace": "t2"},
+        "rules": [
+            {
+                "apiGroups": [""],
+                "resources": ["configmaps"],
+                "resourceNames": ["cfg"],
+                "verbs": ["get", "list", "watch"],
+            }
+        ],
+    },
+    _binding("cfg-reader", "t2", "alice"),
     _binding("kubectl-mirror-policy-author", None, "alice"),
+    _binding("kubectl-mirror-policy-author", None, "bob"),
+    # carol authors ConfigMapSyncs and ConfigMirrors in `src` only: the ClusterRole, bound there.
+    _binding("kubectl-mirror-policy-author", None, "carol")
+    | {
+        "kind": "RoleBinding",
+        "metadata": {"name": "kubectl-mirror-policy-author-carol", "namespace": "src"},
+    },
     _binding("kubectl-mirror-policy-author", None, "dave"),
 ]
 
@@ -124,6 +147,39 @@ def policy(
         "kind": "MirrorPolicy",
         "metadata": {"name": "p"},
         "spec": body,
+    }
+
+
+def configmapsync(
+    destination: str, *, source: str = "src", name: str = "cfg", labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps.kapendra.com/v1",
+        "kind": "ConfigMapSync",
+        "metadata": {"name": "sync", "namespace": "src", "labels": labels or {}},
+        "spec": {"sourceNamespace": source, "destinationNamespace": destination, "configMapName": name},
+    }
+
+
+def configmirror(
+    targets: list[str],
+    *,
+    source: str = "src",
+    selector: dict[str, Any] | None = None,
+    secret: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "sourceNamespace": source,
+        "targetNamespaces": targets,
+        "selector": {"matchLabels": {"app": "web"}} if selector is None else selector,
+    }
+    if secret is not None:
+        spec["database"] = {"enabled": True, "secretRef": secret}
+    return {
+        "apiVersion": "mirror.configmirror.io/v1alpha1",
+        "kind": "ConfigMirror",
+        "metadata": {"name": "mirror", "namespace": "src"},
+        "spec": spec,
     }
 
 
@@ -380,6 +436,104 @@ CASES = [
         user="dave",
         says=("13", "at most 12"),
     ),
+    # ConfigMapSync: get on the ConfigMap it copies, create in its destination
+    Case("configmapsync-allowed", configmapsync("t1"), True),
+    Case(
+        "configmapsync-destination-not-allowed",
+        configmapsync("t3"),
+        False,
+        says=("create", "configmaps", "t3"),
+    ),
+    Case("configmapsync-source-unreadable", configmapsync("t2", source="t1"), False, says=("get", "t1/cfg")),
+    Case("configmapsync-source-readable-by-name", configmapsync("t1", source="t2"), True),
+    Case(
+        "configmapsync-other-name-unreadable",
+        configmapsync("t1", source="t2", name="other"),
+        False,
+        says=("get", "t2/other"),
+    ),
+    Case("configmapsync-into-its-source-namespace", configmapsync("src"), True),
+    Case(
+        "configmapsync-group-grants-destination", configmapsync("t3"), True, user="carol", groups=("team-t3",)
+    ),
+    Case(
+        "configmapsync-update-adds-destination",
+        configmapsync("t3"),
+        False,
+        before=configmapsync("t1"),
+        says=("create", "t3"),
+    ),
+    Case(
+        "configmapsync-update-keeps-destination",
+        configmapsync("t3", labels={"team": "a"}),
+        True,
+        before=configmapsync("t3"),
+    ),
+    Case(
+        "configmapsync-other-configmap-rechecks-destination",
+        configmapsync("t3", name="other"),
+        False,
+        before=configmapsync("t3"),
+        says=("create", "t3"),
+    ),
+    # ConfigMirror: list where it selects, create in each target, get on its database Secret
+    Case("configmirror-allowed", configmirror(["t1", "t2", "src"]), True),
+    Case("configmirror-target-not-allowed", configmirror(["t1", "t3"]), False, says=("create", "t3")),
+    Case("configmirror-source-readable", configmirror(["t1"], source="readable"), True),
+    Case("configmirror-source-create-only", configmirror(["t2"], source="t1"), False, says=("list", "t1")),
+    Case(
+        "configmirror-source-one-name-readable",  # get on t2/cfg is not list in t2
+        configmirror(["t1"], source="t2"),
+        False,
+        says=("list", "t2"),
+    ),
+    Case(
+        "configmirror-update-adds-target",
+        configmirror(["t1", "t3"]),
+        False,
+        before=configmirror(["t1"]),
+        says=("create", "t3"),
+    ),
+    Case("configmirror-update-removes-target", configmirror(["t1"]), True, before=configmirror(["t1", "t3"])),
+    Case(
+        "configmirror-other-selector-rechecks-targets",
+        configmirror(["t1", "t3"], selector={}),
+        False,
+        before=configmirror(["t1", "t3"]),
+        says=("create", "t3"),
+    ),
+    Case("configmirror-secret-in-own-namespace", configmirror(["t1"], secret={"name": "db"}), True),
+    Case(
+        "configmirror-secret-readable",
+        configmirror(["t1"], secret={"name": "db", "namespace": "readable"}),
+        True,
+    ),
+    Case(
+        "configmirror-secret-unreadable",
+        configmirror(["t1"], secret={"name": "db", "namespace": "t3"}),
+        False,
+        says=("get", "secrets", "t3/db"),
+    ),
+    Case(
+        "configmirror-secret-kept",
+        configmirror(["t1"], secret={"name": "db", "namespace": "t3"}),
+        True,
+        before=configmirror(["t1"], secret={"name": "db", "namespace": "t3"}),
+    ),
+    Case("configmirror-twenty-targets-by-tenant", configmirror(list(MANY[:20])), True, user="dave"),
+    Case(
+        "configmirror-twenty-one-targets-by-tenant",
+        configmirror(list(MANY)),
+        False,
+        user="dave",
+        says=("21", "at most 20"),
+    ),
+    Case(
+        "configmirror-many-targets-by-cluster-wide-creator",
+        configmirror([f"x{i}" for i in range(40)]),
+        True,
+        user="bob",
+    ),
 ]
 
 
@@ -398,6 +552,8 @@ def cluster(
     env.pop("KUBECONFIG", None)
     kubectl = need("kubectl")
     config = str(server.plane.kubeconfig)
+    for crd in sorted((ROOT / "deploy" / "compat").glob("crd-*.yaml")):
+        server.create(yaml.safe_load(crd.read_text()))
     done = run([kubectl, "--kubeconfig", config, "apply", "-k", str(ROOT / "examples" / "admission")], env)
     assert done.returncode == 0, done.stderr
     for name in NAMESPACES:
@@ -437,7 +593,8 @@ def _wait_until_enforced(ctx: dict[str, Any], timeout: float = 30.0) -> None:
 def _delete(ctx: dict[str, Any], o: dict[str, Any]) -> None:
     meta = o["metadata"]
     where = ["-n", meta["namespace"]] if "namespace" in meta else []
-    kind = o["kind"].lower() + (".kubectl-mirror.io" if o["kind"] == "MirrorPolicy" else "")
+    group = o["apiVersion"].rpartition("/")[0]
+    kind = o["kind"].lower() + (f".{group}" if group else "")
     _kubectl(ctx, "delete", kind, meta["name"], *where, "--ignore-not-found", "--wait=false")
 
 
@@ -445,7 +602,11 @@ def _delete(ctx: dict[str, Any], o: dict[str, Any]) -> None:
 def test_admission_and_can_i_agree_with_the_table(
     cluster: dict[str, Any], case: Case, tmp_path: Path
 ) -> None:
-    ctx = cluster
+    _agree(cluster, case, tmp_path)
+
+
+def _agree(ctx: dict[str, Any], case: Case, tmp_path: Path) -> None:
+    """`can-i -f` as the case's user, then the request itself as that user: both as the table says."""
     _delete(ctx, case.after)
     try:
         if case.before is not None:
@@ -687,3 +848,139 @@ def test_can_i_reports_unusable_input_in_one_line(cluster: dict[str, Any], tmp_p
     done = run(groups_only, ctx["env"])
     assert done.returncode == 1
     assert done.stderr == "error: --as-group: impersonating groups needs a user to impersonate as well\n"
+
+
+def _random_other_tools(rng: Any, kind: str) -> dict[str, Any]:
+    """A ConfigMapSync or ConfigMirror with fields from a small alphabet of namespaces the users
+    may or may not read and write."""
+    sources = ["src", "readable", "t1", "t2"]
+    if kind == "ConfigMapSync":
+        destination = rng.choice(["t1", "t2", "t3", "src", "readable", "n05"])
+        return configmapsync(destination, source=rng.choice(sources), name=rng.choice(["cfg", "other"]))
+    targets = rng.sample(["t1", "t2", "t3", "src", "readable", "n05"], rng.randint(1, 3))
+    selector = rng.choice([None, {}, {"matchLabels": {"app": "api"}}])
+    secret = rng.choice(
+        [None, {"name": "db"}, {"name": "db", "namespace": rng.choice(["readable", "t3", "src"])}]
+    )
+    return configmirror(targets, source=rng.choice(sources), selector=selector, secret=secret)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_can_i_agrees_with_the_policy_on_random_other_tools_resources(
+    cluster: dict[str, Any], seed: int
+) -> None:
+    """other-tools-policy.yaml and engine/permissions.py on random ConfigMapSyncs and
+    ConfigMirrors, created and changed in any field: both give the same yes or no."""
+    import random
+
+    from kubectl_mirror.engine.permissions import checks, over_budget
+    from kubectl_mirror.io.cluster import ClusterOptions, connect
+    from kubectl_mirror.live.access import Reviewer
+
+    ctx = cluster
+    rng = random.Random(seed)
+    disagree = []
+    for round_ in range(15):
+        user = rng.choice(["alice", "bob", "dave"])
+        kind = rng.choice(["ConfigMapSync", "ConfigMirror"])
+        new = _random_other_tools(rng, kind)
+        old = _random_other_tools(rng, kind) if rng.random() < 0.5 else None
+        _delete(ctx, new)
+        if old is not None:
+            done = _kubectl(ctx, "create", "-f", "-", stdin=yaml.safe_dump(old))
+            assert done.returncode == 0, done.stderr
+        verb = "replace" if old is not None else "create"
+        sent = _kubectl(ctx, verb, "--dry-run=server", "-f", "-", stdin=yaml.safe_dump(new), user=user)
+        assert sent.returncode == 0 or "kubectl-mirror" in sent.stderr, sent.stderr
+        reviewer = Reviewer(connect(ClusterOptions(kubeconfig=ctx["kubeconfig"], impersonate=user)))
+        group = new["apiVersion"].split("/")[0]
+        needs = checks(new, old, group=group, resource=kind.lower() + "s", namespace="src")
+        allowed = all(reviewer.allowed(c) for c in needs) and not over_budget(
+            new,
+            old,
+            group=group,
+            resource=kind.lower() + "s",
+            namespace="src",
+            everywhere=reviewer.everywhere,
+        )
+        if allowed != (sent.returncode == 0):
+            disagree.append((round_, user, new["spec"], old and old["spec"], sent.stderr.strip()))
+        _delete(ctx, new)
+    assert not disagree, disagree
+
+
+def _wait_for_rights(ctx: dict[str, Any], user: str, *, may: bool, timeout: float = 30.0) -> None:
+    """RBAC changes reach the authorizer a moment later: wait until `user` may (not) create
+    ConfigMaps in t3."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done = _kubectl(ctx, "auth", "can-i", "create", "configmaps", "-n", "t3", f"--as={user}")
+        if (done.stdout.strip() == "yes") == may:
+            return
+        assert time.monotonic() < deadline, done.stdout + done.stderr
+        time.sleep(0.2)
+
+
+def test_the_controller_is_exempt_for_other_tools_resources(cluster: dict[str, Any], tmp_path: Path) -> None:
+    """With the controller's rights narrowed to updating ConfigMapSyncs and ConfigMirrors (its
+    wide ClusterRole would pass every check anyway), its changes go through unchecked, as the
+    policy's not-the-controller condition says, and can-i, as the controller, says so too."""
+    ctx = cluster
+    binding = ROOT / "deploy" / "clusterrolebinding.yaml"
+    narrow: list[dict[str, Any]] = [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "narrow-controller"},
+            "rules": [
+                {
+                    "apiGroups": ["apps.kapendra.com", "mirror.configmirror.io"],
+                    "resources": ["configmapsyncs", "configmirrors"],
+                    "verbs": ["get", "list", "update"],
+                }
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "narrow-controller"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "narrow-controller",
+            },
+            "subjects": [
+                {"kind": "ServiceAccount", "name": "kubectl-mirror", "namespace": "kubectl-mirror-system"}
+            ],
+        },
+    ]
+    cases = [
+        Case(
+            "controller-configmapsync",
+            configmapsync("t3", source="t1", name="other"),
+            True,
+            user=CONTROLLER,
+            before=configmapsync("t1"),
+        ),
+        Case(
+            "controller-configmirror",
+            configmirror(["t1", "t3"], source="t1", secret={"name": "db", "namespace": "t3"}),
+            True,
+            user=CONTROLLER,
+            before=configmirror(["t1"]),
+        ),
+    ]
+    assert _kubectl(ctx, "delete", "-f", str(binding)).returncode == 0
+    try:
+        for item in narrow:
+            assert _kubectl(ctx, "create", "-f", "-", stdin=yaml.safe_dump(item)).returncode == 0
+        _wait_for_rights(ctx, CONTROLLER, may=False)
+        for case in cases:
+            _agree(ctx, case, tmp_path)
+            denied = Case(case.id + "-as-alice", case.after, False, before=case.before, says=("t3",))
+            _agree(ctx, denied, tmp_path)  # the same change, by anyone else
+    finally:
+        for item in narrow:
+            _kubectl(ctx, "delete", item["kind"].lower(), item["metadata"]["name"], "--ignore-not-found")
+        assert _kubectl(ctx, "apply", "-f", str(binding)).returncode == 0
+        _wait_for_rights(ctx, CONTROLLER, may=True)
