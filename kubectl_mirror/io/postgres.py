@@ -50,6 +50,7 @@ STATEMENT_TIMEOUT_MS = 30_000
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 # Secret keys: the first name is libpq's, the second the operator chart's.
 _ALIASES = {"user": ("user", "username"), "dbname": ("dbname", "database")}
+KEYS = frozenset({"uri", "host", "port", "user", "username", "password", "dbname", "database", "sslmode"})
 
 Owner = tuple[str, str]  # (ConfigMirror namespace, ConfigMirror name)
 
@@ -132,7 +133,7 @@ class Credentials:
             return "<uri>"
         return f"{parts.username or ''}@{parts.hostname or ''}:{port}{parts.path or '/'}"
 
-    def secrets(self) -> tuple[str, ...]:
+    def hidden(self) -> tuple[str, ...]:
         """Every string a message must not show: the password and the URI, as written and
         decoded (libpq echoes parts of a connection string it cannot parse)."""
         found = {self.password, self.uri, unquote(self.uri)}
@@ -142,8 +143,8 @@ class Credentials:
         return tuple(sorted((s for s in found if s), key=len, reverse=True))
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets():
-            text = text.replace(secret, "***")
+        for value in self.hidden():
+            text = text.replace(value, "***")
         return text
 
 
@@ -194,6 +195,8 @@ def _decoded(secret: Mapping[str, Any], ref: Ref) -> dict[str, tuple[str, str]]:
         if not isinstance(entries, Mapping):
             raise SpecError("must be a mapping", ref, section)
         for key, raw in entries.items():
+            if key not in KEYS:  # a CA file or a JDBC URL next to them is none of our business
+                continue
             where = f"{section}.{key}"
             if not isinstance(raw, str):
                 raise SpecError(f"must be a string, got {type(raw).__name__}", ref, where)

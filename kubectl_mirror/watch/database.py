@@ -111,6 +111,7 @@ class _Owner:
 @dataclass(frozen=True)
 class _Job:
     owner: Owner
+    state: _Owner  # the queue it came from: a forgotten owner's successor is another object
     credentials: Credentials
     purge: bool
     ops: tuple[Op, ...]
@@ -266,7 +267,7 @@ class DatabaseWriter:
         keys = list(itertools.islice(state.pending, self._batch_size))
         ops = tuple(state.pending.pop(k) for k in keys)
         assert state.credentials is not None
-        job = _Job(owner, state.credentials, state.purge, ops, state.epoch)
+        job = _Job(owner, state, state.credentials, state.purge, ops, state.epoch)
         state.purge = False
         state.in_flight = len(ops) + int(job.purge)
         state.turn = next(self._turns)
@@ -321,8 +322,8 @@ class DatabaseWriter:
 
     def _settle_locked(self, job: _Job, outcome: _Outcome) -> str:
         """Put back what failed unless something newer replaced it; returns what to log."""
-        state = self._owners.get(job.owner)
-        if state is None:  # forgotten meanwhile
+        state = job.state
+        if self._owners.get(job.owner) is not state:  # forgotten meanwhile
             return ""
         state.in_flight = 0
         current = state.epoch == job.epoch
@@ -343,7 +344,8 @@ class DatabaseWriter:
         if not first:
             return ""
         kept = len(state.pending) + int(state.purge)
-        return f"{outcome.error}; {kept} changes kept, retrying in {delay:.1f}s"
+        where = "/".join(job.owner)
+        return f"database for ConfigMirror {where}: {outcome.error}; {kept} kept, retrying in {delay:.1f}s"
 
     def _close_unused(self, in_use: set[Credentials | None]) -> None:
         for credentials in [c for c in self._tables if c not in in_use]:

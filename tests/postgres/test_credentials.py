@@ -53,6 +53,13 @@ def test_values_lose_a_trailing_newline_but_the_password_is_kept_as_written() ->
     assert (creds.host, creds.port, creds.user, creds.password) == ("h", 5432, "app", " pw \n")
 
 
+def test_keys_it_does_not_read_are_not_decoded() -> None:
+    other = secret(host="h", user="u")
+    other["data"]["ca.crt"] = base64.b64encode(b"\xff\xfe binary").decode()
+    other["data"]["jdbc-uri"] = "not base64 at all!"
+    assert credentials_from_secret(other).host == "h"
+
+
 def test_string_data_wins_over_data() -> None:
     creds = credentials_from_secret(secret({"host": "from-string-data"}, host="from-data", user="u"))
     assert creds.host == "from-string-data"

@@ -3,6 +3,7 @@ real server loses nothing. Waits are for a condition with a generous timeout, ne
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -214,8 +215,9 @@ def test_stop_writes_what_is_pending_first(
 
 
 def test_a_wrong_password_shows_in_the_state_without_the_password(
-    make_writer: Callable[..., DatabaseWriter], db: Credentials
+    make_writer: Callable[..., DatabaseWriter], db: Credentials, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, "kubectl_mirror.watch")
     writer = make_writer()
     writer.configure(OWNER, replace(db, password="wrong-" + PASSWORD))
     writer.upsert(OWNER, cm("a", v="1"))
@@ -225,14 +227,18 @@ def test_a_wrong_password_shows_in_the_state_without_the_password(
     assert (state.pending, state.caught_up, state.connected) == (1, False, False)
     assert "password authentication failed" in state.last_error
     assert PASSWORD not in state.message() and "\n" not in state.message()
+    logged = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("database for ConfigMirror ops/app-mirror: PostgreSQL mirror@") for m in logged)
+    assert not any(PASSWORD in m for m in logged)
     assert writer.configure(OWNER, db) is True  # fixed credentials: written at once
     assert writer.wait_idle(OWNER, WAIT)
     assert writer.state(OWNER).caught_up
 
 
 def test_a_row_the_database_refuses_is_kept_and_does_not_hold_up_the_others(
-    make_writer: Callable[..., DatabaseWriter], db: Credentials
+    make_writer: Callable[..., DatabaseWriter], db: Credentials, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, "kubectl_mirror.watch")
     writer = make_writer()
     writer.configure(OWNER, db)
     writer.start()
@@ -244,6 +250,7 @@ def test_a_row_the_database_refuses_is_kept_and_does_not_hold_up_the_others(
     state = writer.state(OWNER)
     assert (state.pending, state.caught_up, state.connected) == (1, False, True)
     assert "secret-value" not in state.last_error and "save app-source/bad" in state.last_error
+    assert caplog.records and not any("secret-value" in r.getMessage() for r in caplog.records)
     writer.upsert(OWNER, cm("bad", v="fixed"))  # the newer change replaces the refused one
     wait_for(lambda: writer.state(OWNER).caught_up)
     assert contents(db)[("ops", "app-mirror", "app-source", "bad")] == {"v": "fixed"}
