@@ -13,7 +13,8 @@ from kubectl_mirror.cli.output import print_results
 from kubectl_mirror.errors import InputError, Ref
 
 if TYPE_CHECKING:
-    from kubectl_mirror.engine.reconcile import Action
+    from kubectl_mirror.engine.reconcile import Action, Key
+    from kubectl_mirror.engine.rollouts import Consumer
     from kubectl_mirror.io.cluster import Cluster
     from kubectl_mirror.live.config import LiveConfig
     from kubectl_mirror.live.execute import DryRun, Report
@@ -176,9 +177,9 @@ def status(
     from kubectl_mirror.cli.status_view import rows_of, table, wide
 
     _check_choice(output, (None, "wide", "yaml", "json"), "--output")
-    _, plan = _plan(live)
+    cluster, plan = _plan(live)
     print_results(plan.results)
-    rows = rows_of(plan)
+    rows = rows_of(plan, _consumers(cluster, plan) if output == "wide" else None)
     if output in ("yaml", "json"):
         from kubectl_mirror.io.emit import json_list, yaml_stream
 
@@ -190,17 +191,39 @@ def status(
         raise typer.Exit(1)
 
 
+def _consumers(cluster: Cluster, plan: LivePlan) -> dict[Key, tuple[Consumer, ...]]:
+    """Per live mirror, the workloads whose pod template uses it (read where mirrors are)."""
+    from kubectl_mirror.cli.status_view import by_mirror
+    from kubectl_mirror.engine.rollouts import consumers
+    from kubectl_mirror.live.rollout import read_workloads
+
+    mirrors = plan.state.mirrors
+    workloads, warnings = read_workloads(cluster, {key.namespace for key in mirrors})
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return by_mirror(consumers(workloads, mirrors))
+
+
 @flags.live_command()
 def diff(
     live: LiveConfig,
     show_secrets: flags.ShowSecrets = False,
 ) -> None:
-    """Show, like `kubectl diff`, what `sync` would change. Exits 1 when there are changes."""
-    from kubectl_mirror.cli.diffs import diff_text
+    """Show, like `kubectl diff`, what `sync` would change, and the workloads `sync --rollout`
+    (or `watch`) would roll out. Exits 1 when there are changes."""
+    from kubectl_mirror.cli.diffs import diff_text, rollout_diff_text
+    from kubectl_mirror.live.rollout import pending_changes
+    from kubectl_mirror.live.rollout import plan as plan_rollouts
 
-    _, plan = _plan(live)
+    cluster, plan = _plan(live)
     print_results(plan.results)
     text = diff_text(plan.actions, show_secrets)
+    changes = pending_changes(plan.actions)
+    if changes:
+        rollouts, warnings = plan_rollouts(cluster, changes)
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        text += rollout_diff_text(rollouts)
     sys.stdout.write(text)
     if any(r.severity == "error" for r in plan.results):
         raise typer.Exit(2)

@@ -1,16 +1,19 @@
-"""`kubectl mirror status`: one row per source, or one per mirror with `-o wide`."""
+"""`kubectl mirror status`: one row per source, or one per mirror with `-o wide` (with the
+workloads whose pod templates use it, and whether they were rolled out for its data)."""
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubectl_mirror.engine import markers as m
 from kubectl_mirror.engine.drift import Change
-from kubectl_mirror.engine.reconcile import Action, key_of, source_id_of
+from kubectl_mirror.engine.reconcile import Action, Key, key_of, source_id_of
 from kubectl_mirror.engine.render import source_id
+from kubectl_mirror.engine.rollouts import Consumer
 from kubectl_mirror.live.plan import LivePlan, failures
 
 # deepdiff warns through logging when its work budget runs out; the description then ends with
@@ -34,6 +37,7 @@ class MirrorRow:
     state: str
     detail: str = ""
     changes: tuple[Change, ...] = ()  # what differs, for drifted mirrors (Secret values masked)
+    workloads: tuple[Consumer, ...] = ()  # workloads using it (-o wide only)
 
 
 @dataclass
@@ -65,10 +69,23 @@ class SourceRow:
                     "state": r.state,
                     **({"detail": r.detail} if r.detail else {}),
                     **({"changes": [c.as_dict() for c in r.changes]} if r.changes else {}),
+                    **({"workloads": [_consumer_dict(c) for c in r.workloads]} if r.workloads else {}),
                 }
                 for r in self.mirrors
             ],
         }
+
+
+def _consumer_dict(consumer: Consumer) -> dict[str, str]:
+    key = consumer.workload
+    return {"kind": key.kind, "name": key.name, "optIn": consumer.reason, "rollout": consumer.state}
+
+
+def by_mirror(consumers: Iterable[Consumer]) -> dict[Key, tuple[Consumer, ...]]:
+    grouped: dict[Key, list[Consumer]] = defaultdict(list)
+    for consumer in consumers:
+        grouped[consumer.mirror].append(consumer)
+    return {key: tuple(found) for key, found in grouped.items()}
 
 
 def _changes(action: Action) -> tuple[Change, ...]:
@@ -90,7 +107,7 @@ def _detail(action: Action, changes: tuple[Change, ...]) -> str:
     return ", ".join(action.paths[:8]) + (" ..." if len(action.paths) > 8 else "")
 
 
-def rows_of(plan: LivePlan) -> list[SourceRow]:
+def rows_of(plan: LivePlan, consumers: Mapping[Key, tuple[Consumer, ...]] | None = None) -> list[SourceRow]:
     rows: dict[str, SourceRow] = {}
     for so in plan.outcome.sources:
         ref = so.source.ref
@@ -113,8 +130,9 @@ def rows_of(plan: LivePlan) -> list[SourceRow]:
         for action in sorted(actions, key=lambda a: a.key):
             changes = _changes(action)
             state = STATE[action.verb]
+            using = (consumers or {}).get(action.key, ())
             found.mirrors.append(
-                MirrorRow(action.key[2], action.key[3], state, _detail(action, changes), changes)
+                MirrorRow(action.key[2], action.key[3], state, _detail(action, changes), changes, using)
             )
     for action in plan.prune:
         assert action.live is not None
@@ -149,9 +167,24 @@ def table(rows: list[SourceRow]) -> str:
 
 
 def wide(rows: list[SourceRow]) -> str:
-    header = ("SOURCE", "KIND", "NAMESPACE", "NAME", "STATE", "DETAIL")
-    body = [(r.source, r.kind, x.namespace, x.name, x.state, x.detail) for r in rows for x in r.mirrors]
+    header: tuple[str, ...] = ("SOURCE", "KIND", "NAMESPACE", "NAME", "STATE", "DETAIL")
+    body: list[tuple[str, ...]] = [
+        (r.source, r.kind, x.namespace, x.name, x.state, x.detail) for r in rows for x in r.mirrors
+    ]
+    if any(x.workloads for r in rows for x in r.mirrors):  # the column appears when any is used
+        header += ("WORKLOADS",)
+        using = [_workloads_text(x.workloads) for r in rows for x in r.mirrors]
+        body = [(*line, text) for line, text in zip(body, using, strict=True)]
     return _columns([header, *body])
+
+
+def _workloads_text(consumers: tuple[Consumer, ...]) -> str:
+    """`deployment/app=current, statefulset/db=outdated (not opted in)`."""
+    parts = []
+    for c in consumers:
+        text = f"{c.workload.kind.lower()}/{c.workload.name}={c.state}"
+        parts.append(text if c.reason else f"{text} (not opted in)")
+    return ", ".join(parts)
 
 
 def _columns(lines: list[tuple[str, ...]]) -> str:

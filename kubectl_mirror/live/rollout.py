@@ -64,6 +64,12 @@ def changes_of(done: Iterable[tuple[Action, str]]) -> list[ChangedMirror]:
     return found
 
 
+def pending_changes(actions: Iterable[Action]) -> list[ChangedMirror]:
+    """The mirrors whose data a plan's writes would change (`diff`: the rollouts to come)."""
+    words = {"update": "configured", "recreate": "recreated"}
+    return changes_of((action, words.get(action.verb, "")) for action in actions)
+
+
 def workload_resources(cluster: Cluster) -> list[Resource]:
     """The served workload kinds we roll (an Argo Rollout only when its CRD is served)."""
     wanted = set(WORKLOAD_KINDS)

@@ -5,6 +5,7 @@ no kubelet): the Deployment's template annotation, generation and managedFields 
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -217,3 +218,64 @@ def test_dry_runs_roll_nothing(cluster: Any, mirror: Any, kubectl: Any) -> None:
         done = synced(mirror, "--rollout", f"--dry-run={mode}")
         assert "deployment.apps/app -n team-a restarted (" in done.stdout
     assert read(kubectl, "app")["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+
+
+def secret_consumer(name: str, secret: str, **kwargs: Any) -> dict[str, Any]:
+    obj = deployment(name, **kwargs)
+    obj["spec"]["template"]["spec"]["containers"][0]["envFrom"] = [{"secretRef": {"name": secret}}]
+    return obj
+
+
+def test_diff_shows_pending_rollouts_with_hashes_only(cluster: Any, mirror: Any, kubectl: Any) -> None:
+    token = base64.b64encode(b"first-token-value").decode()
+    source(cluster, "token", kind="Secret", data={"token": token})
+    gitops_apply(kubectl, secret_consumer("app", "token", annotations={"kubectl-mirror.io/rollout": "true"}))
+    synced(mirror)
+    assert mirror("diff", "-n", "platform").returncode == 0
+    changed = base64.b64encode(b"second-token-value").decode()
+    kubectl(
+        "patch",
+        "secret",
+        "token",
+        "-n",
+        "platform",
+        "--type",
+        "merge",
+        "-p",
+        json.dumps({"data": {"token": changed}}),
+    )
+    done = mirror("diff", "-n", "platform")
+    assert done.returncode == 1, done.stderr
+    assert "+++ rollout/Deployment.apps/team-a/app" in done.stdout
+    assert f"+        {RESTARTED_FOR}: secret/token=" in done.stdout
+    for secret in (token, changed, "first-token-value", "second-token-value"):
+        assert secret not in done.stdout
+    synced(mirror, "--rollout")
+    after = mirror("diff", "-n", "platform")
+    assert (after.returncode, after.stdout) == (0, "")
+
+
+def test_status_wide_shows_the_workloads_of_each_mirror_and_whether_they_run_its_data(
+    cluster: Any, mirror: Any, kubectl: Any
+) -> None:
+    source(cluster, targets="team-a")
+    gitops_apply(
+        kubectl, deployment("app", env_from="settings", annotations={"kubectl-mirror.io/rollout": "true"})
+    )
+    gitops_apply(kubectl, deployment("silent", mount="settings"))
+
+    def workloads() -> str:
+        done = mirror("status", "-n", "platform", "-o", "wide")
+        assert done.returncode == 0, done.stderr
+        header, row = done.stdout.splitlines()
+        assert header.split()[-1] == "WORKLOADS"
+        return row.split("   ")[-1].strip()
+
+    synced(mirror)
+    assert workloads() == "deployment/app=unknown, deployment/silent=unknown (not opted in)"
+    patch_data(kubectl, "platform", {"region": "us"})
+    synced(mirror, "--rollout")
+    assert workloads() == "deployment/app=current, deployment/silent=unknown (not opted in)"
+    patch_data(kubectl, "platform", {"region": "ap"})
+    synced(mirror)  # without --rollout: the workload now runs older data
+    assert workloads() == "deployment/app=outdated, deployment/silent=unknown (not opted in)"
