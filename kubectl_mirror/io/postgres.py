@@ -24,8 +24,10 @@ What the table holds is sarataha/configmirror-operator's, verified in its reposi
 
 Where this differs, on purpose: an upsert whose content is unchanged writes nothing (the
 operator bumped `updated_at` at every 5-minute resync, so there it meant "last seen"; here it is
-"last changed"); a ConfigMap without data is stored as `{}` (the operator's NULL broke its own
-NOT NULL); the Secret may also use libpq's names (`user`, `dbname`), `sslmode`, or one `uri`.
+"last changed"); a ConfigMap without data is stored as `{}` (the operator passed Go's nil map,
+which pgx sends as NULL, into a NOT NULL column); the Secret may also use libpq's names (`user`,
+`dbname`), `sslmode`, or one `uri`. The operator read its credentials from its Deployment's
+environment, not from `spec.database.secretRef`; here that Secret is read, per ConfigMirror.
 """
 
 from __future__ import annotations
