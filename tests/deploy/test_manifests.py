@@ -221,6 +221,11 @@ def test_the_cluster_role_is_exactly_the_documented_minimum() -> None:
         ("mirror.configmirror.io", "configmirrors"): ["get", "list", "update", "watch"],
         ("mirror.configmirror.io", "configmirrors/status"): ["patch", "update"],
         ("apiextensions.k8s.io", "customresourcedefinitions"): ["get", "list", "watch"],
+        # Rollouts: workloads read, and patched on one pod-template annotation (server-side apply).
+        ("apps", "deployments"): ["get", "list", "patch", "watch"],
+        ("apps", "statefulsets"): ["get", "list", "patch", "watch"],
+        ("apps", "daemonsets"): ["get", "list", "patch", "watch"],
+        ("argoproj.io", "rollouts"): ["get", "list", "patch", "watch"],
     }
 
 
