@@ -171,11 +171,19 @@ def changed_mirror(before: Mapping[str, Any] | None, after: Obj) -> ChangedMirro
     """The change a write made to a mirror, or None: a mirror just created (its consumers start
     on it), one whose content hash did not move (a resync, a repaired hand edit), and one whose
     hash moved for metadata alone (a new label) roll nothing."""
-    if before is None or str(after.get("kind")) not in CONFIG_KINDS:
+    if before is None:
         return None
-    if _content_hash(before) == _content_hash(after) or data_hash(before) == data_hash(after):
+    return change_of(after, content_hash_before=_content_hash(before), data_hash_before=data_hash(before))
+
+
+def change_of(after: Obj, *, content_hash_before: str, data_hash_before: str | None) -> ChangedMirror | None:
+    """`changed_mirror` for a caller that keeps hashes, not bodies (watch's cache): the mirror's
+    content hash and data hash before the write. A data hash of None (not kept) leaves only the
+    content hash to decide, so a metadata-only change then counts as a change."""
+    if str(after.get("kind")) not in CONFIG_KINDS or content_hash_before == _content_hash(after):
         return None
-    return ChangedMirror.of(after)
+    change = ChangedMirror.of(after)
+    return None if data_hash_before == change.digest else change
 
 
 # --- references ----------------------------------------------------------------------------------

@@ -54,7 +54,10 @@ class RolloutReport:
 
 def changes_of(done: Iterable[tuple[Action, str]]) -> list[ChangedMirror]:
     """The mirrors whose data a run changed, from the executor's report (or any list of an
-    action and what became of it): updates and recreates whose content hash and data moved."""
+    action and what became of it): updates and recreates whose content hash and data moved.
+    Each action's `live` must be the object as read before the write (sync's are); watch's
+    cached decisions carry no body, so watch builds its changes with `engine.rollouts.change_of`
+    from the hashes its cache keeps."""
     found = []
     for action, word in done:
         if word in CHANGING_WORDS and action.live is not None and action.desired is not None:

@@ -336,6 +336,16 @@ def test_creates_resyncs_and_metadata_only_changes_are_not_changes() -> None:
     assert r.changed_mirror(relabeled, after) is None  # hash moved for a label only
 
 
+def test_change_of_decides_from_the_hashes_a_cache_keeps() -> None:
+    after = mirror_obj({"a": "2"}, content="sha256:2")
+    old_data = r.data_hash(mirror_obj({"a": "1"}, content="sha256:1"))
+    assert r.change_of(after, content_hash_before="sha256:1", data_hash_before=old_data) is not None
+    assert r.change_of(after, content_hash_before="sha256:2", data_hash_before=old_data) is None
+    assert r.change_of(after, content_hash_before="sha256:1", data_hash_before=r.data_hash(after)) is None
+    # Without the data hash, the content hash decides alone.
+    assert r.change_of(after, content_hash_before="sha256:1", data_hash_before=None) is not None
+
+
 def test_only_configmaps_and_secrets_change_for_rollouts() -> None:
     before = {**mirror_obj({"a": "1"}, content="sha256:1"), "kind": "Thing"}
     after = {**mirror_obj({"a": "2"}, content="sha256:2"), "kind": "Thing"}
