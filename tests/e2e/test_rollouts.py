@@ -279,3 +279,59 @@ def test_status_wide_shows_the_workloads_of_each_mirror_and_whether_they_run_its
     patch_data(kubectl, "platform", {"region": "ap"})
     synced(mirror)  # without --rollout: the workload now runs older data
     assert workloads() == "deployment/app=outdated, deployment/silent=unknown (not opted in)"
+
+
+ROLLOUT_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "rollouts.argoproj.io"},
+    "spec": {
+        "group": "argoproj.io",
+        "scope": "Namespaced",
+        "names": {"kind": "Rollout", "plural": "rollouts", "singular": "rollout", "listKind": "RolloutList"},
+        "versions": [
+            {
+                "name": "v1alpha1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                },
+                "subresources": {"status": {}},
+            }
+        ],
+    },
+}
+
+
+def test_argo_rollouts_are_rolled_when_served_and_never_without_a_template(
+    cluster: Any, mirror: Any, kubectl: Any
+) -> None:
+    cluster.create(ROLLOUT_CRD)
+    source(cluster)
+    rollout = deployment("canary", env_from="settings", annotations={"reloader.stakater.com/auto": "true"})
+    rollout["apiVersion"] = "argoproj.io/v1alpha1"
+    rollout["kind"] = "Rollout"
+    gitops_apply(kubectl, rollout)
+    by_ref = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {
+            "name": "by-ref",
+            "namespace": "team-a",
+            "annotations": {"configmap.reloader.stakater.com/reload": "settings"},
+        },
+        "spec": {"workloadRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "canary"}},
+    }
+    gitops_apply(kubectl, by_ref)
+    synced(mirror)
+    patch_data(kubectl, "platform", {"region": "us"})
+    done = synced(mirror, "--rollout")
+    assert "rollout.argoproj.io/canary -n team-a restarted" in done.stdout
+    assert "by-ref" not in done.stdout
+    canary = json.loads(kubectl("get", "rollouts.argoproj.io", "canary", "-n", "team-a", "-o", "json").stdout)
+    assert restarted_for(canary) is not None
+    untouched = json.loads(
+        kubectl("get", "rollouts.argoproj.io", "by-ref", "-n", "team-a", "-o", "json").stdout
+    )
+    assert "template" not in untouched["spec"]
