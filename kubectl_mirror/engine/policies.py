@@ -25,6 +25,9 @@ class PolicyKind:
     # which kinds they are: what a live command lists for it.
     source_namespace: Callable[[Obj], str]
     source_kinds: Callable[[Obj], tuple[str, ...]]
+    # The finalizer `watch` adds and honours: the other tool's own, so resources that tool left
+    # behind are finalized without an edit ("" for MirrorPolicy: deleting it prunes its mirrors).
+    finalizer: str = ""
 
 
 def _mirror_policy_source(obj: Obj) -> dict[str, object]:
@@ -67,6 +70,7 @@ POLICY_KINDS: tuple[PolicyKind, ...] = (
         configmapsync.read_policy,
         configmapsync.source_namespace_of,
         _configmaps,
+        configmapsync.FINALIZER,
     ),
     PolicyKind(
         configmirror.GROUP,
@@ -76,12 +80,17 @@ POLICY_KINDS: tuple[PolicyKind, ...] = (
         configmirror.read_policy,
         configmirror.source_namespace_of,
         _configmaps,
+        configmirror.FINALIZER,
     ),
 )
 
 
 def policy_kind_of(obj: Obj) -> PolicyKind | None:
     return next((k for k in POLICY_KINDS if k.is_resource(obj)), None)
+
+
+def policy_kind(group: str, kind: str) -> PolicyKind | None:
+    return next((k for k in POLICY_KINDS if k.group == group and k.kind == kind), None)
 
 
 def is_any_policy(obj: Obj) -> bool:

@@ -1,8 +1,10 @@
 """What the cluster looks like, as the informers report it. The only place in `watch` that knows.
 
 It keeps what reconciling needs: sources whole (they are rendered), mirrors slim (a
-`MirrorRecord`: key, content hash, resourceVersion, source), namespaces as names and labels,
-MirrorPolicies parsed, the served kinds, and the mirrors written but not yet seen back.
+`MirrorRecord`: key, content hash, resourceVersion, source, policy), namespaces as names and
+labels, policy resources (MirrorPolicy, ConfigMapSync, ConfigMirror) parsed with what their
+status and finalizer need, the served kinds, the mirrors written but not yet seen back, and
+each source's last outcome (for the status of the policies that select it).
 
 Threads. Informer threads call the `on_*` handlers; workers call `snapshot`, `record`,
 `resource`, `expect` and `expect_gone`; the manager calls `set_kinds` and `resync_keys`.
@@ -25,7 +27,8 @@ from kubectl_mirror.engine import markers as m
 from kubectl_mirror.engine.globs import glob_match
 from kubectl_mirror.engine.model import EngineOptions, MirrorSpec, NamespaceInfo, Obj
 from kubectl_mirror.engine.plan import is_mirror, source_of
-from kubectl_mirror.engine.policy import Policy, read_policy
+from kubectl_mirror.engine.policies import PolicyKind, policy_kind_of
+from kubectl_mirror.engine.policy import Policy, policy_text
 from kubectl_mirror.engine.reconcile import Key, is_ours, normalized
 from kubectl_mirror.engine.render import content_hash
 from kubectl_mirror.errors import MirrorError, Ref
@@ -51,6 +54,7 @@ class MirrorRecord:
     immutable: bool = False
     adopted: bool = False
     secret_type: str = ""
+    policy: str = ""  # the policy that asked for it, as the mirror names it ("" for markers)
 
 
 def record_of(obj: Obj) -> MirrorRecord:
@@ -75,6 +79,7 @@ def record_of(obj: Obj) -> MirrorRecord:
         immutable=obj.get("immutable") is True,
         adopted=annotations.get(m.ADOPTED) == "true",
         secret_type=sys.intern(str(obj.get("type", "Opaque"))),
+        policy=sys.intern(str(annotations.get(m.SOURCE_POLICY, ""))),
     )
 
 
@@ -87,13 +92,65 @@ class Snapshot:
     universe: Mapping[str, NamespaceInfo]
     owned: frozenset[Key]  # mirrors of this source the cache knows
     policies: tuple[Policy, ...]
+    # Policies that exist but could not be read, as mirrors name them: their mirrors are kept
+    # (a typo in a policy never deletes anything, as a typo in a marker never does).
+    failed_policies: frozenset[str] = frozenset()
+
+    def kept(self, record: MirrorRecord | None) -> bool:
+        return record is not None and bool(record.policy) and record.policy in self.failed_policies
+
+
+@dataclass(frozen=True)
+class PolicyObject:
+    """A policy resource as the informer last reported it: parsed (or why not), and what its
+    status and its finalizer need. `text` is how its mirrors name it."""
+
+    key: Key
+    kind: PolicyKind
+    text: str
+    policy: Policy | None  # None: invalid, see `invalid`
+    invalid: str
+    generation: int
+    resource_version: str
+    finalizers: tuple[str, ...]
+    terminating: bool
+    status: Mapping[str, Any]
+
+    @property
+    def applies(self) -> bool:
+        """Whether it selects sources now: read, and not being deleted."""
+        return self.policy is not None and not self.terminating
+
+
+@dataclass(frozen=True)
+class SourceOutcome:
+    """A source's last reconcile, as the policies that select it report it."""
+
+    ok: bool
+    message: str = ""
+    retries: int = 0  # failures in a row
+
+
+@dataclass(frozen=True)
+class PolicyFacts:
+    """What a policy's status says, read from the cache at one moment."""
+
+    obj: PolicyObject
+    sources: tuple[SourceKey, ...]  # the cached sources it selects
+    named: tuple[SourceKey, ...]  # the sources it names exactly (cached or not)
+    mirrors: tuple[Key, ...]  # ours that name it (seen on the watch, not being deleted)
+    placed: tuple[tuple[Key, SourceKey], ...]  # each of `mirrors` with its source
+    versions: Mapping[SourceKey, str]  # the content its mirrors of each source hold
+    outcomes: Mapping[SourceKey, SourceOutcome]  # of `sources`, where known
+    leftovers: tuple[Key, ...]  # mirrors that name it although it no longer applies
+    waiting: tuple[SourceKey, ...]  # cached sources of `leftovers` (their reconcile removes them)
 
 
 @dataclass(frozen=True)
 class PolicyChange:
-    """What a MirrorPolicy event means: sources to look at again, a policy whose selected
-    objects must be read (they carried no marker, so no informer cached them), or why the
-    policy cannot be used."""
+    """What a policy event means: sources to look at again, a policy whose selected objects
+    must be read (they carried no marker, so no informer cached them), or why the policy cannot
+    be used."""
 
     affected: tuple[SourceKey, ...]
     load: Policy | None = None
@@ -117,8 +174,13 @@ class Cache:
         self._specs: dict[SourceKey, MirrorSpec | None] = {}
         self._mirrors: dict[Key, MirrorRecord] = {}
         self._by_source: defaultdict[SourceKey, set[Key]] = defaultdict(set)
+        self._by_policy: defaultdict[str, set[Key]] = defaultdict(set)  # by the policy they name
         self._namespaces: dict[str, NamespaceInfo] = {}
-        self._policies: dict[str, Policy] = {}
+        self._policy_objects: dict[Key, PolicyObject] = {}
+        self._policies: dict[Key, Policy] = {}  # of `_policy_objects` that apply
+        self._failed_policies: frozenset[str] = frozenset()  # texts of those that could not be read
+        self._policy_by_text: dict[str, Key] = {}
+        self._outcomes: dict[SourceKey, SourceOutcome] = {}
         self._kinds: dict[GroupKind, Resource] = {}
         # Mirrors written but not yet seen back on the watch, with the digest written (GONE
         # for a delete): a source reconciled again in between must not write them again.
@@ -186,21 +248,30 @@ class Cache:
             if isinstance(old, MirrorRecord):
                 self._mirrors.pop(key, None)
                 self._by_source[old.source].discard(key)
+                if old.policy:
+                    self._by_policy[old.policy].discard(key)
             elif new is None and key in self._sources:
                 self._sources.pop(key, None)
                 self._specs.pop(key, None)
             elif new is None and old is None:
                 return []
+            # A mirror that names a policy counts in its status: look at that again.
+            named = {r.policy for r in (old, new) if isinstance(r, MirrorRecord) and r.policy}
+            statuses = [
+                policy_key(self._policy_by_text[t]) for t in sorted(named) if t in self._policy_by_text
+            ]
             if isinstance(new, MirrorRecord):
                 self._mirrors[key] = new
                 self._by_source[new.source].add(key)
+                if new.policy:
+                    self._by_policy[new.policy].add(key)
                 # The echo of our own write needs no reconcile.
-                return [new.source] if new.digest != expected else []
+                return ([new.source] if new.digest != expected else []) + statuses
             if new is not None:
                 self._sources[key] = new
                 self._specs[key] = spec
         if isinstance(old, MirrorRecord):
-            return [old.source] if new is not None or expected != GONE else []
+            return ([old.source] if new is not None or expected != GONE else []) + statuses
         return [key]
 
     def _spec(self, obj: Obj) -> MirrorSpec | None:
@@ -210,25 +281,67 @@ class Cache:
         return source.spec if source else None
 
     def on_policy(self, key: Key, new: Obj | None) -> PolicyChange:
-        name = key[3]
-        if new is not None and not self.in_scope(_policy_namespace(new)):
+        """A policy resource was added, changed or deleted (new None)."""
+        kind = policy_kind_of(new) if new is not None else None
+        if new is not None and (kind is None or not self.in_scope(kind.source_namespace(new))):
             # Another scope's policy: neither applied nor reported here (its own controller
             # writes its status; two would overwrite each other's).
             new = None
-        invalid = ""
-        parsed: Policy | None = None
-        if new is not None:
-            try:
-                parsed = read_policy(new, Ref.of(new), self.options)
-            except MirrorError as err:
-                invalid = err.one_line()
+        seen: PolicyObject | None = None
+        if new is not None and kind is not None:
+            seen = _policy_object(key, kind, new, self.options)
         with self._lock:
-            if parsed is None:
-                self._policies.pop(name, None)
+            previous = self._policy_objects.pop(key, None)
+            if seen is not None:
+                self._policy_objects[key] = seen
+            before = self._policies.get(key)
+            self._index_policies()
+            after = self._policies.get(key)
+            affected = tuple(self._sources) if before != after or seen is None else ()
+        load = after if after is not None and after != before else None
+        # Said once per mistake, not again at each status write.
+        invalid = seen.invalid if seen and (previous is None or previous.invalid != seen.invalid) else ""
+        return PolicyChange(affected, load=load, invalid=invalid)
+
+    def _index_policies(self) -> None:
+        objects = self._policy_objects.values()
+        self._policies = {o.key: o.policy for o in objects if o.applies and o.policy is not None}
+        self._failed_policies = frozenset(o.text for o in objects if o.policy is None)
+        self._policy_by_text = {o.text: o.key for o in objects}
+
+    def policy_object(self, key: Key) -> PolicyObject | None:
+        with self._lock:
+            return self._policy_objects.get(key)
+
+    def policy_keys_of(self, source: SourceKey) -> list[SourceKey]:
+        """Status keys of the policies that select a source (or name it, when it is gone)."""
+        with self._lock:
+            obj = self._sources.get(source)
+            found = [
+                o.key
+                for o in self._policy_objects.values()
+                if o.policy is not None
+                and (o.policy.selects(obj) if obj is not None else source in o.policy.sources())
+            ]
+        return [policy_key(k) for k in sorted(found)]
+
+    def record_outcome(self, key: SourceKey, outcome: SourceOutcome) -> bool:
+        """Keep a source's last outcome; True when it differs from the one before (the status of
+        the policies that select it may change)."""
+        with self._lock:
+            before = self._outcomes.get(key)
+            if outcome.ok and before is None:
+                return False
+            if outcome.ok:
+                del self._outcomes[key]
             else:
-                self._policies[name] = parsed
-            affected = tuple(self._sources)
-        return PolicyChange(affected, load=parsed, invalid=invalid)
+                self._outcomes[key] = outcome
+            return before != outcome
+
+    def failures_of(self, key: SourceKey) -> int:
+        with self._lock:
+            outcome = self._outcomes.get(key)
+            return outcome.retries if outcome else 0
 
     # -- served kinds -------------------------------------------------------------------------
 
@@ -264,6 +377,7 @@ class Cache:
                 universe=universe,
                 owned=frozenset(self._by_source.get(key, ())),
                 policies=tuple(self._policies.values()),
+                failed_policies=self._failed_policies,
             )
 
     def record(self, key: Key) -> MirrorRecord | None:
@@ -292,17 +406,41 @@ class Cache:
             if self._expected.get(key) == value:
                 del self._expected[key]
 
-    def policy_report(self, name: str) -> tuple[int, int] | None:
-        """(sources, mirrors) a policy selects now, or None when it is not (or no longer) ours."""
+    def policy_facts(self, key: Key) -> PolicyFacts | None:
+        """What a policy's status needs, or None when it is not (or no longer) ours to report."""
         with self._lock:
-            policy = self._policies.get(name)
-            if policy is None:
+            obj = self._policy_objects.get(key)
+            if obj is None:
                 return None
-            selected = [
-                k for k, spec in self._specs.items() if spec is not None and spec.policy == policy.ref
-            ]
-            mirrors = sum(1 for s in selected for k in self._by_source.get(s, ()) if k in self._mirrors)
-            return len(selected), mirrors
+            policy = obj.policy
+            sources: list[SourceKey] = []
+            named: tuple[SourceKey, ...] = ()
+            if policy is not None:
+                named = tuple(Key(*k) for k in policy.sources())
+                sources = sorted(k for k, o in self._sources.items() if policy.selects(o))
+            # A mirror's echo queues its policy's status again (`on_object`), so counting what
+            # has been seen is enough; one being deleted no longer counts.
+            mirrors = sorted(k for k in self._by_policy.get(obj.text, ()) if self._expected.get(k) != GONE)
+            placed = tuple((k, self._mirrors[k].source) for k in mirrors)
+            digests: defaultdict[SourceKey, set[str]] = defaultdict(set)
+            for k, source in placed:
+                digests[source].add(self._mirrors[k].digest)
+            leftovers: tuple[Key, ...] = ()
+            waiting: set[SourceKey] = set()
+            if not obj.applies:
+                leftovers = tuple(mirrors)
+                waiting = {source for _, source in placed if source in self._sources}
+            return PolicyFacts(
+                obj=obj,
+                sources=tuple(sources),
+                named=named,
+                mirrors=tuple(mirrors),
+                placed=placed,
+                versions={k: ",".join(sorted(v)) for k, v in digests.items()},
+                outcomes={k: self._outcomes[k] for k in sources if k in self._outcomes},
+                leftovers=leftovers,
+                waiting=tuple(sorted(waiting)),
+            )
 
     # -- for the manager ----------------------------------------------------------------------
 
@@ -324,10 +462,44 @@ class Cache:
         return affected
 
 
-def _policy_namespace(obj: Obj) -> str:
-    source = (obj.get("spec") or {}).get("source")
-    namespace = source.get("namespace") if isinstance(source, dict) else None
-    return namespace if isinstance(namespace, str) else ""
+def policy_key(key: Key) -> SourceKey:
+    """Queue key asking for a policy resource's status (and finalizer) to be looked at."""
+    return Key(f"policy:{key[0]}", key[1], key[2], key[3])
+
+
+def is_policy_key(key: SourceKey) -> bool:
+    return key[0].startswith("policy:")
+
+
+def resource_key(key: SourceKey) -> Key:
+    """The policy resource a status key stands for."""
+    return Key(key[0].removeprefix("policy:"), key[1], key[2], key[3])
+
+
+def _policy_object(key: Key, kind: PolicyKind, obj: Obj, options: EngineOptions) -> PolicyObject:
+    ref = Ref.of(obj)
+    meta = obj.get("metadata") or {}
+    policy: Policy | None = None
+    invalid = ""
+    try:
+        policy = kind.read(obj, ref, options)
+    except MirrorError as err:
+        invalid = err.one_line()
+    finalizers = meta.get("finalizers")
+    generation = meta.get("generation")
+    status = obj.get("status")
+    return PolicyObject(
+        key=key,
+        kind=kind,
+        text=policy_text(ref),
+        policy=policy,
+        invalid=invalid,
+        generation=generation if isinstance(generation, int) else 0,
+        resource_version=str(meta.get("resourceVersion", "")),
+        finalizers=tuple(str(f) for f in finalizers) if isinstance(finalizers, list) else (),
+        terminating=bool(meta.get("deletionTimestamp")),
+        status=status if isinstance(status, dict) else {},
+    )
 
 
 def _may_target(spec: MirrorSpec, namespace: str) -> bool:

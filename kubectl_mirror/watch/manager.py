@@ -22,7 +22,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -31,21 +31,21 @@ from kubectl_mirror.engine import markers as m
 from kubectl_mirror.engine.dialects.registry import DIALECTS
 from kubectl_mirror.engine.model import NamespaceInfo, Obj
 from kubectl_mirror.engine.plan import is_mirror
-from kubectl_mirror.engine.policy import API_GROUP, Policy
-from kubectl_mirror.engine.policy import KIND as POLICY_KIND
+from kubectl_mirror.engine.policies import POLICY_KINDS
+from kubectl_mirror.engine.policy import Policy
 from kubectl_mirror.engine.reconcile import Key, describe, key_of
 from kubectl_mirror.errors import MirrorError
 from kubectl_mirror.io.cluster import Cluster, Resource, connect
 from kubectl_mirror.live.config import LiveConfig
 from kubectl_mirror.live.state import mirrorable
-from kubectl_mirror.watch.cache import Cache, GroupKind, SourceKey
+from kubectl_mirror.watch.cache import Cache, GroupKind, SourceKey, policy_key
 from kubectl_mirror.watch.events import EventRecorder
 from kubectl_mirror.watch.health import HTTPServerHandle, probe_routes, serve
 from kubectl_mirror.watch.informer import Handler, Informer
 from kubectl_mirror.watch.leader import LeaderElector
 from kubectl_mirror.watch.metrics import ControllerMetrics
 from kubectl_mirror.watch.queue import WorkQueue
-from kubectl_mirror.watch.reconciler import Outcome, Reconciled, Reconciler, policy_key
+from kubectl_mirror.watch.reconciler import Outcome, Reconciled, Reconciler
 
 log = logging.getLogger("kubectl_mirror.watch")
 
@@ -199,11 +199,15 @@ class Manager:
             informer.keep = keep
         return informer
 
-    def _policy_informers(self, served: list[Resource]) -> list[Informer]:
-        policy = next((r for r in served if r.kind == POLICY_KIND and r.group == API_GROUP), None)
-        if policy is None:
-            return []
-        return [self._informer(policy, self._on_policy)]
+    def _policy_informers(self, served: list[Resource], *, known: Sequence[Informer] = ()) -> list[Informer]:
+        """One informer per policy kind served (MirrorPolicy, ConfigMapSync, ConfigMirror) and not
+        watched yet."""
+        watched = {_group_kind(i.resource) for i in known}
+        return [
+            self._informer(r, self._on_policy)
+            for r in served
+            if _is_policy(r) and _group_kind(r) not in watched
+        ]
 
     def _kind_informers(self, resource: Resource) -> list[Informer]:
         full = any(not d.source_selector and resource.kind in d.kinds for d in DIALECTS)
@@ -248,7 +252,7 @@ class Manager:
             self.events.warn(obj, "InvalidPolicy", change.invalid)
         if change.load is not None:
             self._load_selected(change.load)
-        self._enqueue([*change.affected, policy_key(key[3])])
+        self._enqueue([*change.affected, policy_key(key)])
 
     def _load_selected(self, policy: Policy) -> None:
         """Objects a new policy selects were not cached (they carried no marker): read them."""
@@ -298,20 +302,15 @@ class Manager:
             log.warning("rediscovery failed (%s); keeping the kinds known", err.message)
             return
         known = self.cache.kinds()
-        added: list[Informer] = []
-        if not any(_is_policy(i.resource) for i in self._informers):
-            added += self._policy_informers(served)
+        added = self._policy_informers(served, known=self._informers)
         wanted = {_group_kind(r): r for r in mirrorable(served, self.cache.options)}
         for kind, resource in wanted.items():
             if kind not in known:
                 added += self._kind_informers(resource)
         gone_kinds = {kind for kind in known if kind not in wanted}
-        policy_gone = not any(_is_policy(r) for r in served)
-        gone = [
-            i
-            for i in self._informers
-            if _group_kind(i.resource) in gone_kinds or (policy_gone and _is_policy(i.resource))
-        ]
+        gone_kinds |= {_group_kind(i.resource) for i in self._informers if _is_policy(i.resource)}
+        gone_kinds -= {_group_kind(r) for r in served if _is_policy(r)}
+        gone = [i for i in self._informers if _group_kind(i.resource) in gone_kinds]
         self.cache.set_kinds(wanted)
         gone_ids = {id(i) for i in gone}
         self._informers = [i for i in self._informers if id(i) not in gone_ids] + added
@@ -372,11 +371,15 @@ class Manager:
                 log.warning(
                     "reconcile %s failed (%s); retrying in %.1fs", describe(key), result.message, delay
                 )
+            elif outcome is Outcome.WAITING:
+                self.queue.retry(key)
             elif outcome is not Outcome.ERROR:
                 self.queue.forget(key)
                 if outcome is Outcome.YIELDED:  # the rest comes in its turn
                     self.queue.resume(key)
             self.queue.done(key)
+            if result is not None and result.follow:
+                self._enqueue(list(result.follow))
             self.metrics.reconciles.inc(result=outcome.value)
             self.metrics.reconcile_duration.observe(time.monotonic() - started)
 
@@ -450,7 +453,7 @@ def _group_kind(resource: Resource) -> GroupKind:
 
 
 def _is_policy(resource: Resource) -> bool:
-    return resource.kind == POLICY_KIND and resource.group == API_GROUP
+    return any(resource.kind == k.kind and resource.group == k.group for k in POLICY_KINDS)
 
 
 def _version(obj: Obj) -> str:

@@ -13,20 +13,31 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kubectl_mirror.engine import markers as m
 from kubectl_mirror.engine.model import Obj, Result
 from kubectl_mirror.engine.plan import render_source, source_of
-from kubectl_mirror.engine.policy import API_GROUP
-from kubectl_mirror.engine.policy import KIND as POLICY_KIND
 from kubectl_mirror.engine.reconcile import Action, Key, SourceState, decide, decide_cached, describe, key_of
 from kubectl_mirror.errors import MirrorError, Ref
 from kubectl_mirror.io.cluster import Cluster, Resource
 from kubectl_mirror.live.execute import Executor, Report
-from kubectl_mirror.watch.cache import GONE, Cache, SourceKey
+from kubectl_mirror.watch import policy_status
+from kubectl_mirror.watch.cache import (
+    GONE,
+    Cache,
+    PolicyFacts,
+    PolicyObject,
+    Snapshot,
+    SourceKey,
+    SourceOutcome,
+    is_policy_key,
+    resource_key,
+)
 from kubectl_mirror.watch.events import EventRecorder
 
 log = logging.getLogger("kubectl_mirror.watch")
@@ -39,6 +50,7 @@ class Outcome(enum.Enum):
     UNCHANGED = "unchanged"  # everything was already right
     CONFLICT = "conflict"  # a target is not ours: reported on the source, nothing to retry
     YIELDED = "yielded"  # stopped early for more urgent work; the rest comes in its turn
+    WAITING = "waiting"  # not done, nothing failed: looked at again after a backoff
     ERROR = "error"  # failed; retried with backoff
 
 
@@ -46,11 +58,7 @@ class Outcome(enum.Enum):
 class Reconciled:
     outcome: Outcome
     message: str = ""
-
-
-def policy_key(name: str) -> SourceKey:
-    """Queue key asking for a MirrorPolicy's status to be written."""
-    return Key("policy", "", "", name)
+    follow: tuple[SourceKey, ...] = ()  # keys to look at now because of this one
 
 
 class Reconciler:
@@ -67,20 +75,33 @@ class Reconciler:
         self.options = cache.options
         self.events = events
         self.concurrency = max(1, concurrency)
+        self._versions_lock = threading.Lock()
+        # -- guarded by _versions_lock: per policy, the content its mirrors held at its last
+        # status (a `lastSyncTime` moves when that changes)
+        self._versions: dict[Key, dict[SourceKey, str]] = {}
 
     def reconcile(self, key: SourceKey, *, should_yield: Callable[[], bool] = lambda: False) -> Reconciled:
         """Never raises for what the cluster or the input does: that is an ERROR outcome."""
         try:
-            return self._reconcile(key, should_yield)
+            result = self._reconcile(key, should_yield)
         except MirrorError as err:
-            return Reconciled(Outcome.ERROR, err.message)
+            result = Reconciled(Outcome.ERROR, err.message)
+        if is_policy_key(key) or result.outcome is Outcome.YIELDED:
+            return result
+        # The policies that select this source report how it went: look at them when that changed.
+        failed = result.outcome in (Outcome.ERROR, Outcome.CONFLICT)
+        retries = self.cache.failures_of(key) + 1 if result.outcome is Outcome.ERROR else 0
+        news = self.cache.record_outcome(key, SourceOutcome(not failed, result.message, retries))
+        if news or result.outcome is Outcome.CHANGED:
+            return replace(result, follow=(*result.follow, *self.cache.policy_keys_of(key)))
+        return result
 
     def _reconcile(self, key: SourceKey, should_yield: Callable[[], bool]) -> Reconciled:
-        if key[0] == "policy":
-            return self._policy_status(key[3])
+        if is_policy_key(key):
+            return self._policy(resource_key(key))
         snap = self.cache.snapshot(key)
         if snap.source is None:
-            return self._orphaned(key, snap.owned)
+            return self._orphaned(snap)
         obj = snap.source
         source, results = source_of(obj, Ref.of(obj), policies=list(snap.policies), options=self.options)
         for r in results:
@@ -88,7 +109,9 @@ class Reconciler:
         if source is None:
             if any(r.severity == "error" for r in results):
                 return Reconciled(Outcome.ERROR, "invalid source")  # a bad marker never deletes
-            return self._prune_all(None, sorted(snap.owned), Report(), should_yield, source="unmarked")
+            return self._prune_all(
+                None, self._prunable(snap, snap.owned), Report(), should_yield, source="unmarked"
+            )
         outcome = render_source(source, universe=snap.universe, options=self.options)
         for r in outcome.results:
             self._report(obj, r)
@@ -109,7 +132,9 @@ class Reconciler:
                 self._write(batch, report)
                 batch = []
         self._write(batch, report)
-        return self._prune_all(obj, sorted(snap.owned - wanted), report, should_yield, source="untargeted")
+        return self._prune_all(
+            obj, self._prunable(snap, snap.owned - wanted), report, should_yield, source="untargeted"
+        )
 
     def _decide(self, desired: Obj) -> Action:
         """The cached fast path when the cache knows enough; otherwise read the mirror."""
@@ -145,14 +170,19 @@ class Reconciler:
             if action.writes and word not in WROTE:
                 self.cache.unexpect(action.key, digest)
 
-    def _orphaned(self, key: SourceKey, owned: frozenset[Key]) -> Reconciled:
+    def _prunable(self, snap: Snapshot, keys: frozenset[Key]) -> list[Key]:
+        """Mirrors nothing renders, but those of a policy that could not be read: a typo in a
+        policy never deletes its mirrors, as a typo in a marker never does."""
+        return sorted(k for k in keys if not snap.kept(self.cache.record(k)))
+
+    def _orphaned(self, snap: Snapshot) -> Reconciled:
+        owned = self._prunable(snap, snap.owned)
         if not owned:
             return Reconciled(Outcome.UNCHANGED)
+        key = snap.key
         resource = self.cache.resource(key)
         found = resource is not None and self.cluster.get(resource, key[2], key[3]) is not None
-        return self._prune_all(
-            None, sorted(owned), Report(), lambda: False, source="unmarked" if found else "gone"
-        )
+        return self._prune_all(None, owned, Report(), lambda: False, source="unmarked" if found else "gone")
 
     def _prune_all(
         self,
@@ -200,12 +230,12 @@ class Reconciler:
         return Executor(self.cluster, lambda a: self.cache.resource(a.key), concurrency=self.concurrency)
 
     def _finish(self, obj: Obj | None, report: Report, *, yielded: bool = False) -> Reconciled:
-        conflicts = 0
+        conflicts: list[str] = []
         for action, word in report.done:
             if word == "conflict":
-                conflicts += 1
+                conflicts.append(f"{describe(action.key)}: {action.reason}")
                 if obj is not None:
-                    self.events.warn(obj, "MirrorConflict", f"{describe(action.key)}: {action.reason}")
+                    self.events.warn(obj, "MirrorConflict", conflicts[-1])
             elif word not in ("unchanged", "failed", "skipped"):
                 log.info("%s %s", describe(action.key), word)
         if report.errors:
@@ -213,12 +243,14 @@ class Reconciler:
                 log.error("%s", error)
                 if obj is not None:
                     self.events.warn(obj, "MirrorFailed", error)
-            return Reconciled(Outcome.ERROR, f"{len(report.errors)} mirror(s) failed")
+            return Reconciled(Outcome.ERROR, "; ".join(report.errors))
         if yielded:
             return Reconciled(Outcome.YIELDED)
         if any(w not in ("unchanged", "skipped", "conflict") for _, w in report.done):
-            return Reconciled(Outcome.CHANGED)
-        return Reconciled(Outcome.CONFLICT if conflicts else Outcome.UNCHANGED)
+            return Reconciled(Outcome.CHANGED, "; ".join(conflicts))
+        return (
+            Reconciled(Outcome.CONFLICT, "; ".join(conflicts)) if conflicts else Reconciled(Outcome.UNCHANGED)
+        )
 
     def _report(self, obj: Obj, result: Result) -> None:
         line = result.one_line()
@@ -228,19 +260,77 @@ class Reconciler:
         else:
             log.warning("%s", line)
 
-    def _policy_status(self, name: str) -> Reconciled:
-        from kubectl_mirror.watch.policy_status import update_policy_status
+    # -- policy resources: status and finalizer ------------------------------------------------
 
-        counts = self.cache.policy_report(name)
-        if counts is None:
+    def _policy(self, key: Key) -> Reconciled:
+        facts = self.cache.policy_facts(key)
+        if facts is None:
             return Reconciled(Outcome.UNCHANGED)
+        obj = facts.obj
         resource = next(
-            (r for r in self.cluster.resources() if r.kind == POLICY_KIND and r.group == API_GROUP), None
+            (r for r in self.cluster.resources() if r.group == obj.kind.group and r.kind == obj.kind.kind),
+            None,
         )
         if resource is None:
             return Reconciled(Outcome.UNCHANGED)
-        try:
-            update_policy_status(self.cluster, resource, name, sources=counts[0], mirrors=counts[1])
-        except MirrorError as err:
-            return Reconciled(Outcome.ERROR, err.message)
-        return Reconciled(Outcome.UNCHANGED)
+        finalizer = obj.kind.finalizer
+        if obj.terminating:
+            if finalizer and finalizer in obj.finalizers:
+                return self._finalize(facts, resource)
+            return Reconciled(Outcome.UNCHANGED)  # nothing of ours holds it
+        if finalizer and finalizer not in obj.finalizers:
+            # Its event brings this key back, for the status.
+            self._set_finalizers(resource, obj, (*obj.finalizers, finalizer))
+            return Reconciled(Outcome.CHANGED)
+        new = policy_status.build(facts, obj.status, now=_now(), changed=self._changed(facts))
+        wrote = policy_status.write(self.cluster, resource, obj.key, obj.status, new)
+        return Reconciled(Outcome.CHANGED if wrote else Outcome.UNCHANGED)
+
+    def _changed(self, facts: PolicyFacts) -> set[SourceKey]:
+        """Sources whose mirrors of this policy hold other content than at its last status."""
+        with self._versions_lock:
+            before = self._versions.get(facts.obj.key)
+            self._versions[facts.obj.key] = dict(facts.versions)
+        if before is None:  # first look since start: nothing known to have changed
+            return set()
+        return {k for k, v in facts.versions.items() if before.get(k) != v}
+
+    def _finalize(self, facts: PolicyFacts, resource: Resource) -> Reconciled:
+        """The resource is being deleted: remove the mirrors it made (only ours, as always), then
+        its finalizer. A source still cached removes its own (rendering it again without this
+        policy, another policy may keep some); the rest are deleted here."""
+        obj = facts.obj
+        if facts.waiting:
+            return Reconciled(
+                Outcome.WAITING,
+                f"{obj.text}: waiting for {len(facts.waiting)} source(s) to remove its mirrors",
+                follow=facts.waiting,
+            )
+        report = Report()
+        keys = list(facts.leftovers)
+        for start in range(0, len(keys), self.concurrency):
+            self._prune(keys[start : start + self.concurrency], report, source="untargeted")
+        if report.errors:
+            return Reconciled(Outcome.ERROR, "; ".join(report.errors))
+        self._set_finalizers(resource, obj, tuple(f for f in obj.finalizers if f != obj.kind.finalizer))
+        with self._versions_lock:
+            self._versions.pop(obj.key, None)
+        log.info("%s: finalized", obj.text)
+        return Reconciled(Outcome.CHANGED)
+
+    def _set_finalizers(self, resource: Resource, obj: PolicyObject, finalizers: tuple[str, ...]) -> None:
+        """With its resourceVersion as a precondition: a finalizer someone added meanwhile is never
+        dropped (409, and the next event brings the key back)."""
+        key = obj.key
+        body = {"metadata": {"finalizers": list(finalizers), "resourceVersion": obj.resource_version}}
+        self.cluster.request(
+            "PATCH",
+            resource.path(key[2] or None, key[3]),
+            body=body,
+            content_type="application/merge-patch+json",
+            ok=(404, 409),
+        )
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

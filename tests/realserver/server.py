@@ -281,8 +281,21 @@ class RealServer:
             return
         # Its cleanup finalizer deletes its custom resources, in namespaces gone or not; dropping
         # that finalizer would leave them in etcd, back as soon as the CRD is created again.
+        # Their own finalizers (a controller's, stopped with the test) would hold it: drop those.
         path = res.path(name=name)
+        status, crd = self.rest.call("GET", path, ok=(404,))
+        if status == 404:
+            return
         self.rest.call("DELETE", path, ok=(404, 409))
+        spec = crd.get("spec") or {}
+        version = next((v["name"] for v in spec.get("versions", []) if v.get("storage")), None)
+        if version:
+            base = f"/apis/{spec['group']}/{version}"
+            _, listed = self.rest.call("GET", f"{base}/{spec['names']['plural']}", ok=(404,))
+            for item in (listed or {}).get("items", []) if isinstance(listed, dict) else []:
+                meta = item.get("metadata") or {}
+                where = f"/namespaces/{meta['namespace']}" if meta.get("namespace") else ""
+                self._drop_finalizers(f"{base}{where}/{spec['names']['plural']}/{meta['name']}", item)
         _wait(lambda: self.rest.call("GET", path, ok=(404,))[0] == 404, f"CRD {name} to go away")
 
     def _delete_one(self, res: Resource, namespace: str | None, name: str) -> None:
