@@ -335,3 +335,26 @@ def test_argo_rollouts_are_rolled_when_served_and_never_without_a_template(
         kubectl("get", "rollouts.argoproj.io", "by-ref", "-n", "team-a", "-o", "json").stdout
     )
     assert "template" not in untouched["spec"]
+
+
+@pytest.mark.fake_only
+def test_a_stale_workload_is_read_again_and_rolled_once(cluster: Any, mirror: Any, kubectl: Any) -> None:
+    source(cluster)
+    gitops_apply(
+        kubectl, deployment("app", env_from="settings", annotations={"kubectl-mirror.io/rollout": "true"})
+    )
+    synced(mirror)
+    patch_data(kubectl, "platform", {"region": "us"})
+    generation = read(kubectl, "app")["metadata"]["generation"]
+    stale = cluster.faults.fail(409, verb="patch", resource="deployments", times=1)
+    cluster.log.clear()
+    done = synced(mirror, "--rollout")
+    assert stale.hits == 1
+    assert "rolled out 1" in done.stdout
+    assert [r.verb for r in cluster.log.filter(resource="deployments") if r.verb in ("get", "patch")] == [
+        "patch",
+        "get",
+        "patch",
+    ]
+    assert {r.field_manager for r in cluster.log.writes("deployments")} == {"kubectl-mirror-rollout"}
+    assert read(kubectl, "app")["metadata"]["generation"] == generation + 1
