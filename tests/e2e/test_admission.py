@@ -665,6 +665,33 @@ def test_can_i_reads_sources_already_in_the_cluster(cluster: dict[str, Any]) -> 
         _delete(ctx, source)
 
 
+def test_can_i_reads_configmirrors_already_in_the_cluster(cluster: dict[str, Any]) -> None:
+    ctx = cluster
+    existing = configmirror(["t1", "t3"], secret={"name": "db", "namespace": "t3"})
+    assert _kubectl(ctx, "create", "-f", "-", stdin=yaml.safe_dump(existing)).returncode == 0
+    try:
+        base = [
+            ctx["kubectl"],
+            "mirror",
+            "can-i",
+            "-n",
+            "src",
+            "-o",
+            "json",
+            "--kubeconfig",
+            ctx["kubeconfig"],
+        ]
+        done = run([*base, "--as=alice"], ctx["env"])
+        assert done.returncode == 1, done.stderr
+        rows = {(r["source"], r["target"]): r for r in json.loads(done.stdout)}
+        assert rows[("ConfigMirror src/mirror", "t1")]["allowed"] is True
+        assert rows[("ConfigMirror src/mirror", "from src")]["allowed"] is True
+        assert rows[("ConfigMirror src/mirror", "t3")]["missing"] == "create configmaps in t3"
+        assert rows[("ConfigMirror src/mirror", "from t3/db")]["missing"] == "get secrets t3/db"
+    finally:
+        _delete(ctx, existing)
+
+
 def test_the_controller_is_not_denied(cluster: dict[str, Any], tmp_path: Path) -> None:
     """sync and watch, as the controller's service account of deploy/, create mirrors into
     namespaces no tenant may write and fill a pull request there."""
