@@ -380,6 +380,11 @@ class Cache:
                 failed_policies=self._failed_policies,
             )
 
+    def sources(self, keys: Iterable[SourceKey]) -> dict[SourceKey, Obj]:
+        """The cached sources of `keys` (the objects themselves: callers must not change them)."""
+        with self._lock:
+            return {k: self._sources[k] for k in keys if k in self._sources}
+
     def record(self, key: Key) -> MirrorRecord | None:
         with self._lock:
             return self._mirrors.get(key)
@@ -445,10 +450,12 @@ class Cache:
     # -- for the manager ----------------------------------------------------------------------
 
     def resync_keys(self) -> list[SourceKey]:
-        """Every source, and every source that left mirrors behind (found missing at start-up)."""
+        """Every source, every source that left mirrors behind (found missing at start-up), and
+        every policy resource (its status, finalizer and database copy are looked at again)."""
         with self._lock:
             keys = set(self._sources) | {k for k, v in self._by_source.items() if v}
-        return sorted(keys)
+            policies = [policy_key(k) for k in self._policy_objects]
+        return sorted(keys) + sorted(policies)
 
     def mirror_count(self) -> int:
         with self._lock:

@@ -153,6 +153,7 @@ class Manager:
             log.info("released the lease")
         for server in self._servers:
             server.close()
+        self.reconciler.stop(max(1.0, deadline - time.monotonic()))
 
     def _spawn(self, name: str, target: Callable[[], None], *, joined: bool = True) -> None:
         """A daemon thread; `shutdown` waits for it unless `joined` is False: an informer may be

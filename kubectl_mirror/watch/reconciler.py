@@ -25,6 +25,7 @@ from kubectl_mirror.engine.plan import render_source, source_of
 from kubectl_mirror.engine.reconcile import Action, Key, SourceState, decide, decide_cached, describe, key_of
 from kubectl_mirror.errors import MirrorError, Ref
 from kubectl_mirror.io.cluster import Cluster, Resource
+from kubectl_mirror.io.postgres import Owner, credentials_from_secret, driver_missing
 from kubectl_mirror.live.execute import Executor, Report
 from kubectl_mirror.watch import policy_status
 from kubectl_mirror.watch.cache import (
@@ -38,7 +39,9 @@ from kubectl_mirror.watch.cache import (
     is_policy_key,
     resource_key,
 )
+from kubectl_mirror.watch.database import DatabaseWriter
 from kubectl_mirror.watch.events import EventRecorder
+from kubectl_mirror.watch.policy_status import DatabaseReport
 
 log = logging.getLogger("kubectl_mirror.watch")
 
@@ -69,16 +72,23 @@ class Reconciler:
         *,
         events: EventRecorder,
         concurrency: int = 1,
+        database: DatabaseWriter | None = None,
     ) -> None:
         self.cluster = cluster
         self.cache = cache
         self.options = cache.options
         self.events = events
         self.concurrency = max(1, concurrency)
-        self._versions_lock = threading.Lock()
-        # -- guarded by _versions_lock: per policy, the content its mirrors held at its last
-        # status (a `lastSyncTime` moves when that changes)
+        self.database = database if database is not None else DatabaseWriter()
+        self._lock = threading.Lock()
+        # -- guarded by _lock (each entry is only used by the worker holding its policy's key) --
+        # per policy, the content its mirrors held at its last status (a `lastSyncTime` moves
+        # when that changes)
         self._versions: dict[Key, dict[SourceKey, str]] = {}
+        # per ConfigMirror with a database, the source rows handed to the writer, by version
+        self._rows: dict[Owner, dict[tuple[str, str], str]] = {}
+        self._purging: frozenset[Owner] = frozenset()  # ConfigMirrors whose rows are being deleted
+        self._database_started = False
 
     def reconcile(self, key: SourceKey, *, should_yield: Callable[[], bool] = lambda: False) -> Reconciled:
         """Never raises for what the cluster or the input does: that is an ERROR outcome."""
@@ -282,13 +292,19 @@ class Reconciler:
             # Its event brings this key back, for the status.
             self._set_finalizers(resource, obj, (*obj.finalizers, finalizer))
             return Reconciled(Outcome.CHANGED)
-        new = policy_status.build(facts, obj.status, now=_now(), changed=self._changed(facts))
+        database = self._database(facts)
+        new = policy_status.build(
+            facts, obj.status, now=_now(), changed=self._changed(facts), database=database
+        )
         wrote = policy_status.write(self.cluster, resource, obj.key, obj.status, new)
+        if database is not None and not database.caught_up and database.reason != "DriverMissing":
+            # Its status says it is behind: look again (after a backoff) until it is not.
+            return Reconciled(Outcome.WAITING, database.message)
         return Reconciled(Outcome.CHANGED if wrote else Outcome.UNCHANGED)
 
     def _changed(self, facts: PolicyFacts) -> set[SourceKey]:
         """Sources whose mirrors of this policy hold other content than at its last status."""
-        with self._versions_lock:
+        with self._lock:
             before = self._versions.get(facts.obj.key)
             self._versions[facts.obj.key] = dict(facts.versions)
         if before is None:  # first look since start: nothing known to have changed
@@ -312,11 +328,89 @@ class Reconciler:
             self._prune(keys[start : start + self.concurrency], report, source="untargeted")
         if report.errors:
             return Reconciled(Outcome.ERROR, "; ".join(report.errors))
+        database = obj.policy.database if obj.policy is not None else None
+        if database is not None and database.enabled:
+            owner = (obj.key[2], obj.key[3])
+            ready = self._database(facts, rows=False)
+            if ready is not None and ready.reason not in ("DriverMissing", "SecretNotFound", "InvalidSecret"):
+                with self._lock:
+                    asked, self._purging = owner in self._purging, self._purging | {owner}
+                if not asked:
+                    self.database.delete_all(owner)
+                self.database.wait_idle(owner, 2.0)  # usually done by then; if not, look again later
+                if not self.database.state(owner).caught_up:
+                    return Reconciled(Outcome.WAITING, f"{obj.text}: deleting its database rows")
+            elif ready is not None:
+                log.warning("%s: its database rows are left in place (%s)", obj.text, ready.message)
+            self.database.forget(owner)
         self._set_finalizers(resource, obj, tuple(f for f in obj.finalizers if f != obj.kind.finalizer))
-        with self._versions_lock:
+        with self._lock:
             self._versions.pop(obj.key, None)
+            self._rows.pop((obj.key[2], obj.key[3]), None)
+            self._purging -= {(obj.key[2], obj.key[3])}
         log.info("%s: finalized", obj.text)
         return Reconciled(Outcome.CHANGED)
+
+    def _database(self, facts: PolicyFacts, *, rows: bool = True) -> DatabaseReport | None:
+        """A ConfigMirror's PostgreSQL copy (watch/database.py writes it in the background):
+        configure the writer from the referenced Secret, hand it the rows that changed, and say
+        where it stands. None when the policy has no database enabled."""
+        obj = facts.obj
+        database = obj.policy.database if obj.policy is not None else None
+        owner: Owner = (obj.key[2], obj.key[3])
+        if database is None or not database.enabled:
+            with self._lock:
+                known = self._rows.pop(owner, None)
+            if known is not None:
+                self.database.forget(owner)
+            return None
+        missing = driver_missing()
+        if missing:
+            return DatabaseReport(False, False, missing, "DriverMissing")
+        resource = self.cache.resource_of_kind("Secret")
+        where = f"Secret {database.secret_namespace}/{database.secret_name}"
+        secret = resource and self.cluster.get(resource, database.secret_namespace, database.secret_name)
+        if not secret:
+            self.database.configure(owner, None)
+            return DatabaseReport(False, False, f"{where} not found", "SecretNotFound")
+        try:
+            credentials = credentials_from_secret(secret, Ref.of(secret))
+        except MirrorError as err:
+            self.database.configure(owner, None)
+            return DatabaseReport(False, False, err.one_line(), "InvalidSecret")
+        again = self.database.configure(owner, credentials)
+        with self._lock:
+            if not self._database_started:
+                self._database_started = True
+                self.database.start()
+        if rows:
+            self._hand_rows(owner, facts, again=again)
+        state = self.database.state(owner)
+        reason = "Synced" if state.caught_up else ("Unreachable" if state.last_error else "Writing")
+        return DatabaseReport(state.connected, state.caught_up, state.message(), reason)
+
+    def _hand_rows(self, owner: Owner, facts: PolicyFacts, *, again: bool) -> None:
+        """One row per selected source (as the operator kept them): upserted when new or changed
+        (or all again for a new database), deleted when no longer selected."""
+        sources = self.cache.sources(facts.sources)
+        wanted = {
+            (k[2], k[3]): str((o.get("metadata") or {}).get("resourceVersion", ""))
+            for k, o in sources.items()
+        }
+        with self._lock:
+            before = {} if again else self._rows.get(owner, {})
+            self._rows[owner] = wanted
+        for (k, o), version in zip(sources.items(), wanted.values(), strict=True):
+            if before.get((k[2], k[3])) != version:
+                self.database.upsert(owner, o)
+        for namespace, name in sorted(set(before) - set(wanted)):
+            self.database.delete(owner, namespace, name)
+
+    def stop(self, timeout: float) -> None:
+        with self._lock:
+            started = self._database_started
+        if started and not self.database.stop(timeout):
+            log.warning("stopping with database changes unwritten; they are written again at the next start")
 
     def _set_finalizers(self, resource: Resource, obj: PolicyObject, finalizers: tuple[str, ...]) -> None:
         """With its resourceVersion as a precondition: a finalizer someone added meanwhile is never

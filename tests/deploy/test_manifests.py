@@ -216,10 +216,10 @@ def test_the_cluster_role_is_exactly_the_documented_minimum() -> None:
         ("kubectl-mirror.io", "mirrorpolicies"): ["get", "list", "watch"],
         ("kubectl-mirror.io", "mirrorpolicies/status"): ["patch", "update"],
         # Other tools' policies: read and watched, `update` for the finalizer, and their status.
-        ("apps.kapendra.com", "configmapsyncs"): ["get", "list", "update", "watch"],
-        ("apps.kapendra.com", "configmapsyncs/status"): ["patch", "update"],
-        ("mirror.configmirror.io", "configmirrors"): ["get", "list", "update", "watch"],
-        ("mirror.configmirror.io", "configmirrors/status"): ["patch", "update"],
+        ("apps.kapendra.com", "configmapsyncs"): ["get", "list", "patch", "watch"],
+        ("apps.kapendra.com", "configmapsyncs/status"): ["patch"],
+        ("mirror.configmirror.io", "configmirrors"): ["get", "list", "patch", "watch"],
+        ("mirror.configmirror.io", "configmirrors/status"): ["patch"],
         ("apiextensions.k8s.io", "customresourcedefinitions"): ["get", "list", "watch"],
         # Rollouts: workloads read, and patched on one pod-template annotation (server-side apply).
         ("apps", "deployments"): ["get", "list", "patch", "watch"],

@@ -4,15 +4,21 @@ status written in its own shape and its finalizer honoured. Both servers."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.e2e.live_helpers import cm, data_of, get, ns, wait_for
+from kubectl_mirror.io.postgres import Credentials
+from tests.e2e.live_helpers import Watcher, cm, data_of, get, ns, patch_data, wait_for
+from tests.postgres.conftest import PgServer
+from tests.postgres.conftest import _server as pg_server_or_skip
+from tests.postgres.conftest import rows as db_rows
 
 pytestmark = pytest.mark.e2e
 
@@ -266,3 +272,175 @@ def test_configmirror_is_mirrored_with_its_status_and_finalizer(
     assert data_of(world, kubectl, "qa", "app-config") is None
     assert data_of(world, kubectl, "staging", "app-config") is None
     assert data_of(world, kubectl, "production", "app-config") == {"a": "1"}
+
+
+@pytest.fixture
+def postgres() -> Iterator[PgServer]:
+    """A PostgreSQL server of this test's own (it is stopped and started again)."""
+    server = pg_server_or_skip()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def database_secret(apiserver: Any, server: PgServer) -> Credentials:
+    credentials = server.create_database()
+    values = {
+        "host": credentials.host,
+        "port": str(credentials.port),
+        "username": credentials.user,
+        "password": credentials.password,
+        "dbname": credentials.dbname,
+        "sslmode": "disable",
+    }
+    apiserver.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "rds", "namespace": "ops"},
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
+        }
+    )
+    return credentials
+
+
+def database_condition(kubectl: Any) -> tuple[str, str] | None:
+    obj = resource(kubectl, "configmirror", "ops", "app-config-mirror") or {}
+    return conditions(obj).get("Database")
+
+
+def table(credentials: Credentials) -> list[tuple[str, str, Any]]:
+    try:
+        found = db_rows(credentials)
+    except Exception:  # the table is not there yet
+        return []
+    return [(r["namespace"], r["name"], r["data"]) for r in found]
+
+
+def test_configmirror_database_copy_survives_an_outage_and_goes_with_its_finalizer(
+    world: Any, start_watch: Any, kubectl: Any, postgres: PgServer
+) -> None:
+    credentials = database_secret(world, postgres)
+    cm(world, "app-config", "production", data={"a": "1"}, labels={"replicate": "true"})
+    cm(world, "flags", "production", data={"b": "2"}, labels={"replicate": "true"})
+    configmirror(world, ["staging"], database={"enabled": True, "secretRef": {"name": "rds"}})
+    watcher = start_watch()
+    expected = [("production", "app-config", {"a": "1"}), ("production", "flags", {"b": "2"})]
+    wait_for(lambda: table(credentials) == expected, what="one row per source")
+    wait_for(lambda: database_condition(kubectl) == ("True", "Synced"), what="Database condition True")
+    obj = resource(kubectl, "configmirror", "ops", "app-config-mirror")
+    assert obj["status"]["databaseStatus"]["connected"] is True
+    postgres.stop()
+    patch_data(kubectl, "production", {"a": "2"}, name="app-config")
+    # Mirroring goes on while the database is down; the status says it is behind.
+    wait_for(lambda: data_of(world, kubectl, "staging", "app-config") == {"a": "2"}, what="mirror updated")
+    wait_for(lambda: database_condition(kubectl) == ("False", "Unreachable"), what="Database condition False")
+    obj = resource(kubectl, "configmirror", "ops", "app-config-mirror")
+    message = obj["status"]["databaseStatus"]["message"]
+    assert "behind" in message and credentials.password not in message
+    assert credentials.password not in watcher.output()
+    postgres.start()
+    expected[0] = ("production", "app-config", {"a": "2"})
+    wait_for(lambda: table(credentials) == expected, timeout=120, what="the change written after the outage")
+    wait_for(lambda: database_condition(kubectl) == ("True", "Synced"), timeout=120, what="caught up")
+    kubectl("delete", "configmirror", "app-config-mirror", "-n", "ops", "--wait=false")
+    wait_for(lambda: resource(kubectl, "configmirror", "ops", "app-config-mirror") is None, what="gone")
+    assert table(credentials) == []
+    assert data_of(world, kubectl, "staging", "app-config") is None
+
+
+def test_configmirror_database_without_its_secret_says_so_and_mirrors_anyway(
+    world: Any, start_watch: Any, kubectl: Any
+) -> None:
+    cm(world, "app-config", "production", data={"a": "1"}, labels={"replicate": "true"})
+    configmirror(world, ["staging"], database={"enabled": True, "secretRef": {"name": "absent"}})
+    start_watch()
+    wait_for(lambda: data_of(world, kubectl, "staging", "app-config"), what="the mirror")
+    wait_for(lambda: database_condition(kubectl) == ("False", "SecretNotFound"), what="the condition")
+    obj = resource(kubectl, "configmirror", "ops", "app-config-mirror")
+    assert obj["status"]["databaseStatus"] == {"connected": False, "message": "Secret ops/absent not found"}
+    assert conditions(obj)["Ready"] == ("True", "ReconcileSuccess")
+
+
+@pytest.fixture
+def controller_kubeconfig(world: Any, server_kind: str, kubectl: Any, tmp_path: Path) -> Path:
+    """A kubeconfig with the token of deploy/'s service account, bound to deploy/'s ClusterRole
+    (real server only: the project's server does not authorize)."""
+    if server_kind != "real":
+        pytest.skip("RBAC is judged by the real server only")
+    for name in ("namespace", "serviceaccount", "clusterrole", "clusterrolebinding"):
+        kubectl("apply", "-f", str(ROOT / "deploy" / f"{name}.yaml"))
+    token = kubectl("create", "token", "kubectl-mirror", "-n", "kubectl-mirror-system").stdout.strip()
+    plane = world.plane
+    config = tmp_path / "controller.kubeconfig"
+    cluster = {"server": plane.url, "certificate-authority": str(plane.certs.ca.cert)}
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "real", "cluster": cluster}],
+                "users": [{"name": "controller", "user": {"token": token}}],
+                "contexts": [{"name": "real", "context": {"cluster": "real", "user": "controller"}}],
+                "current-context": "real",
+            }
+        )
+    )
+    return config
+
+
+def test_the_controller_role_is_enough_for_status_finalizers_and_the_database(
+    world: Any,
+    kubectl: Any,
+    controller_kubeconfig: Path,
+    e2e_env: dict[str, str],
+    tmp_path: Path,
+    postgres: PgServer,
+) -> None:
+    credentials = database_secret(world, postgres)
+    cm(world, "app-config", "production", data={"a": "1"}, labels={"replicate": "true"})
+    configmapsync(world, "to-staging", "staging")
+    configmirror(world, ["qa"], database={"enabled": True, "secretRef": {"name": "rds"}})
+    argv = [
+        "kubectl",
+        "mirror",
+        "watch",
+        "-A",
+        "--resync-period",
+        "2",
+        "--kubeconfig",
+        str(controller_kubeconfig),
+    ]
+    watcher = Watcher(argv, e2e_env, tmp_path / "controller-watch.log")
+    try:
+        wait_for(
+            lambda: (
+                (resource(kubectl, "configmapsync", "default", "to-staging") or {})
+                .get("status", {})
+                .get("syncStatus")
+                == "Success"
+            ),
+            what="ConfigMapSync status",
+        )
+        wait_for(
+            lambda: database_condition(kubectl) == ("True", "Synced"), what="ConfigMirror database status"
+        )
+        assert table(credentials) == [("production", "app-config", {"a": "1"})]
+        kubectl("delete", "configmapsync", "to-staging", "-n", "default", "--wait=false")
+        kubectl("delete", "configmirror", "app-config-mirror", "-n", "ops", "--wait=false")
+        wait_for(
+            lambda: resource(kubectl, "configmapsync", "default", "to-staging") is None, what="finalized"
+        )
+        wait_for(
+            lambda: resource(kubectl, "configmirror", "ops", "app-config-mirror") is None, what="finalized"
+        )
+        assert data_of(world, kubectl, "staging", "app-config") is None
+        assert data_of(world, kubectl, "qa", "app-config") is None
+        assert table(credentials) == []
+        # Kinds the role does not grant are not watched (a warning each); none of these is denied.
+        denied = [line for line in watcher.output().splitlines() if "forbidden" in line]
+        mine = ("configmaps", "secrets", "configmapsyncs", "configmirrors", "events")
+        assert not [line for line in denied if any(f'resource "{r}' in line for r in mine)], denied
+    finally:
+        watcher.stop()

@@ -47,6 +47,7 @@ from .rest import METADATA_LIST, Rest
 
 WAIT = 30.0
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+CRDS = "customresourcedefinitions.apiextensions.k8s.io"
 # Served twice (events.k8s.io/v1 events are core/v1 events); listed and deleted through core only.
 ALIASES = frozenset({"events.events.k8s.io"})
 
@@ -223,7 +224,11 @@ class RealServer:
         began = time.monotonic()
         cluster = [r for r in self._resources if not r.namespaced]
         jobs: list[Callable[[], None]] = []
-        for res, meta in self._list_all(cluster):
+        listed = self._list_all(cluster)
+        self._release_custom_resources(
+            [m for r, m in listed if r.key == CRDS and (r.key, "", m["name"]) not in self._objects]
+        )
+        for res, meta in listed:
             key = (res.key, "", meta["name"])
             if res.key == "namespaces":
                 jobs.append(self._namespace_job(meta))
@@ -235,6 +240,24 @@ class RealServer:
         seconds = time.monotonic() - began
         self.reset_seconds.append(seconds)
         return seconds
+
+    def _release_custom_resources(self, crds: list[dict[str, Any]]) -> None:
+        """Drop the finalizers of the custom resources of CRDs about to go (a controller's, which
+        stopped with its test), while their namespaces still exist: they would hold the CRD."""
+        for name in (m["name"] for m in crds):
+            status, crd = self.rest.call(
+                "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}", ok=(404,)
+            )
+            spec = crd.get("spec") or {} if status == 200 and isinstance(crd, dict) else {}
+            version = next((v["name"] for v in spec.get("versions", []) if v.get("storage")), None)
+            if not version:
+                continue
+            base, plural = f"/apis/{spec['group']}/{version}", spec["names"]["plural"]
+            _, listed = self.rest.call("GET", f"{base}/{plural}", ok=(404,))
+            for item in listed.get("items", []) if isinstance(listed, dict) else []:
+                meta = item.get("metadata") or {}
+                where = f"/namespaces/{meta['namespace']}" if meta.get("namespace") else ""
+                self._drop_finalizers(f"{base}{where}/{plural}/{meta['name']}", item)
 
     def _run(self, jobs: list[Callable[[], None]]) -> None:
         for future in [self._pool.submit(job) for job in jobs]:
@@ -276,26 +299,14 @@ class RealServer:
             )
 
     def _delete_cluster_object(self, res: Resource, name: str) -> None:
-        if res.key != "customresourcedefinitions.apiextensions.k8s.io":
+        if res.key != CRDS:
             self._delete_one(res, None, name)
             return
         # Its cleanup finalizer deletes its custom resources, in namespaces gone or not; dropping
         # that finalizer would leave them in etcd, back as soon as the CRD is created again.
-        # Their own finalizers (a controller's, stopped with the test) would hold it: drop those.
+        # (Their own finalizers were dropped first: `_release_custom_resources`.)
         path = res.path(name=name)
-        status, crd = self.rest.call("GET", path, ok=(404,))
-        if status == 404:
-            return
         self.rest.call("DELETE", path, ok=(404, 409))
-        spec = crd.get("spec") or {}
-        version = next((v["name"] for v in spec.get("versions", []) if v.get("storage")), None)
-        if version:
-            base = f"/apis/{spec['group']}/{version}"
-            _, listed = self.rest.call("GET", f"{base}/{spec['names']['plural']}", ok=(404,))
-            for item in (listed or {}).get("items", []) if isinstance(listed, dict) else []:
-                meta = item.get("metadata") or {}
-                where = f"/namespaces/{meta['namespace']}" if meta.get("namespace") else ""
-                self._drop_finalizers(f"{base}{where}/{spec['names']['plural']}/{meta['name']}", item)
         _wait(lambda: self.rest.call("GET", path, ok=(404,))[0] == 404, f"CRD {name} to go away")
 
     def _delete_one(self, res: Resource, namespace: str | None, name: str) -> None:
