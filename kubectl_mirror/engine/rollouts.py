@@ -119,6 +119,7 @@ class PlannedRollout:
     triggers: tuple[Trigger, ...]
     current: str  # the annotation's value now ("" when absent)
     value: str  # the value that rolls it
+    uid: str = ""  # the workload's, for an Event about it
 
     @property
     def needed(self) -> bool:
@@ -439,6 +440,7 @@ def _plan_one(workload: Obj, key: ObjectKey, mirrors: list[ChangedMirror]) -> Pl
         triggers=tuple(triggers),
         current=str(template_meta.get(RESTARTED_FOR, "")),
         value=annotation_value(entries),
+        uid=str(meta.get("uid") or ""),
     )
 
 

@@ -31,6 +31,7 @@ from kubectl_mirror.engine.policies import PolicyKind, policy_kind_of
 from kubectl_mirror.engine.policy import Policy, policy_text
 from kubectl_mirror.engine.reconcile import Key, is_ours, normalized
 from kubectl_mirror.engine.render import content_hash
+from kubectl_mirror.engine.rollouts import CONFIG_KINDS, data_hash
 from kubectl_mirror.errors import MirrorError, Ref
 from kubectl_mirror.io.cluster import Resource
 from kubectl_mirror.live.state import source_namespace_of
@@ -55,6 +56,7 @@ class MirrorRecord:
     adopted: bool = False
     secret_type: str = ""
     policy: str = ""  # the policy that asked for it, as the mirror names it ("" for markers)
+    data_digest: str = ""  # a ConfigMap's or Secret's data hash (did a write change what pods read?)
 
 
 def record_of(obj: Obj) -> MirrorRecord:
@@ -80,6 +82,7 @@ def record_of(obj: Obj) -> MirrorRecord:
         adopted=annotations.get(m.ADOPTED) == "true",
         secret_type=sys.intern(str(obj.get("type", "Opaque"))),
         policy=sys.intern(str(annotations.get(m.SOURCE_POLICY, ""))),
+        data_digest=sys.intern(data_hash(obj)) if obj.get("kind") in CONFIG_KINDS else "",
     )
 
 

@@ -381,6 +381,8 @@ class Manager:
             self.queue.done(key)
             if result is not None and result.follow:
                 self._enqueue(list(result.follow))
+            for workload in result.rolled if result is not None else ():
+                self.metrics.rollouts.inc(namespace=workload.namespace, kind=workload.kind)
             self.metrics.reconciles.inc(result=outcome.value)
             self.metrics.reconcile_duration.observe(time.monotonic() - started)
 

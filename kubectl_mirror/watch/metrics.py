@@ -24,7 +24,14 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 # What Controller.reconcile reports: it wrote something, found everything in sync, or failed
 # (the source is retried with backoff). Conflicts are not failures: they are Events on the source.
-RECONCILE_RESULTS = ("changed", "unchanged", "conflict", "yielded", "error")  # watch/reconciler.Outcome
+RECONCILE_RESULTS = (
+    "changed",
+    "unchanged",
+    "conflict",
+    "yielded",
+    "waiting",
+    "error",
+)  # watch/reconciler.Outcome
 
 LabelValues = tuple[str, ...]
 Sample = tuple[str, LabelValues, float]  # suffix, label values, value
@@ -222,6 +229,7 @@ class ControllerMetrics:
     watch_restarts: Counter = field(init=False)
     api_requests: Counter = field(init=False)
     leader: Gauge = field(init=False)
+    rollouts: Counter = field(init=False)
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -251,6 +259,13 @@ class ControllerMetrics:
         )
         self.leader = r.register(
             Gauge("kubectl_mirror_leader", "1 while this replica holds the leader Lease, else 0.")
+        )
+        self.rollouts = r.register(
+            Counter(
+                "kubectl_mirror_rollouts_total",
+                "Workloads rolled out because the data of a mirror they use changed, by namespace and kind.",
+                ["namespace", "kind"],
+            )
         )
 
     def count_requests_of(self, *counts: Mapping[str, int]) -> None:

@@ -20,13 +20,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from kubectl_mirror.engine import markers as m
-from kubectl_mirror.engine.model import Obj, Result
+from kubectl_mirror.engine.model import Obj, ObjectKey, Result
 from kubectl_mirror.engine.plan import render_source, source_of
 from kubectl_mirror.engine.reconcile import Action, Key, SourceState, decide, decide_cached, describe, key_of
+from kubectl_mirror.engine.rollouts import ChangedMirror, change_of
 from kubectl_mirror.errors import MirrorError, Ref
 from kubectl_mirror.io.cluster import Cluster, Resource
 from kubectl_mirror.io.postgres import Owner, credentials_from_secret, driver_missing
 from kubectl_mirror.live.execute import Executor, Report
+from kubectl_mirror.live.rollout import CHANGING_WORDS, rollout_changes
 from kubectl_mirror.watch import policy_status
 from kubectl_mirror.watch.cache import (
     GONE,
@@ -62,6 +64,7 @@ class Reconciled:
     outcome: Outcome
     message: str = ""
     follow: tuple[SourceKey, ...] = ()  # keys to look at now because of this one
+    rolled: tuple[ObjectKey, ...] = ()  # workloads rolled out because a mirror's data changed
 
 
 class Reconciler:
@@ -128,6 +131,7 @@ class Reconciler:
         if any(r.severity == "error" for r in outcome.results):
             return Reconciled(Outcome.ERROR, "source could not be rendered")
         report = Report()
+        changes: list[ChangedMirror] = []
         wanted = {key_of(desired) for desired in outcome.mirrors}
         batch: list[tuple[Action, str]] = []
         for desired in outcome.mirrors:
@@ -136,15 +140,16 @@ class Reconciler:
             if self.cache.in_sync(mkey, digest):
                 continue
             if report.done and should_yield():
-                return self._finish(obj, report, yielded=True)
+                return self._roll(self._finish(obj, report, yielded=True), changes)
             batch.append((self._decide(desired), digest))
             if len(batch) >= self.concurrency:
-                self._write(batch, report)
+                self._write(batch, report, changes)
                 batch = []
-        self._write(batch, report)
-        return self._prune_all(
+        self._write(batch, report, changes)
+        pruned = self._prune_all(
             obj, self._prunable(snap, snap.owned - wanted), report, should_yield, source="untargeted"
         )
+        return self._roll(pruned, changes)
 
     def _decide(self, desired: Obj) -> Action:
         """The cached fast path when the cache knows enough; otherwise read the mirror."""
@@ -166,19 +171,56 @@ class Reconciler:
         live = self.cluster.get(resource, meta["namespace"], meta["name"]) if resource else None
         return decide(desired, live)
 
-    def _write(self, batch: list[tuple[Action, str]], report: Report) -> None:
+    def _write(self, batch: list[tuple[Action, str]], report: Report, changes: list[ChangedMirror]) -> None:
+        """Write a batch; add to `changes` the mirrors whose data the writes changed (what pods
+        read: the workloads that use them may roll out)."""
         if not batch:
             return
         # Expected before the writes: their watch events may come back before the writes return,
         # and must not be taken for someone else's change (that would queue the source again).
+        records = {}
         for action, digest in batch:
             if action.writes:
+                records[action.key] = self.cache.record(action.key)
                 self.cache.expect(action.key, digest)
         before = len(report.done)
         self._executor().run([action for action, _ in batch], report)
         for (action, digest), (_, word) in zip(batch, report.done[before:], strict=True):
             if action.writes and word not in WROTE:
                 self.cache.unexpect(action.key, digest)
+            record = records.get(action.key)
+            if word in CHANGING_WORDS and record is not None and action.desired is not None:
+                change = change_of(
+                    action.desired,
+                    content_hash_before=record.digest,
+                    data_hash_before=record.data_digest or None,
+                )
+                if change is not None:
+                    changes.append(change)
+
+    def _roll(self, result: Reconciled, changes: list[ChangedMirror]) -> Reconciled:
+        """Roll out, once each, the opted-in workloads that use the mirrors whose data changed
+        (docs/rollouts.md); an Event on each, a warning on the source for what failed."""
+        if not changes:
+            return result
+        done = rollout_changes(self.cluster, changes)
+        for warning in done.warnings:
+            log.warning("rollout: %s", warning)
+        for rollout, word in done.done:
+            if word != "restarted":
+                continue
+            key = rollout.workload
+            mirrors = ", ".join(sorted({t.mirror.describe() for t in rollout.triggers}))
+            log.info("%s rolled out (%s changed)", key.describe(), mirrors)
+            workload = {
+                "apiVersion": rollout.api_version,
+                "kind": key.kind,
+                "metadata": {"name": key.name, "namespace": key.namespace, "uid": rollout.uid or None},
+            }
+            self.events.record(workload, "Normal", "RolledOut", f"restarted: the data of {mirrors} changed")
+        for error in done.errors:
+            log.error("rollout: %s", error)
+        return replace(result, rolled=(*result.rolled, *(r.workload for r in done.restarted)))
 
     def _prunable(self, snap: Snapshot, keys: frozenset[Key]) -> list[Key]:
         """Mirrors nothing renders, but those of a policy that could not be read: a typo in a

@@ -184,13 +184,14 @@ def test_controller_metrics_expose_every_documented_name() -> None:
         "kubectl_mirror_watch_restarts_total": "counter",
         "kubectl_mirror_api_requests_total": "counter",
         "kubectl_mirror_leader": "gauge",
+        "kubectl_mirror_rollouts_total": "counter",
     }
     assert all(f.help for f in families.values())
     # Every result exists at 0 from the start, so rate() sees the first failure.
     reconciles = families["kubectl_mirror_reconciles_total"].samples
     assert reconciles == {
         ("kubectl_mirror_reconciles_total", (("result", r),)): 0.0
-        for r in ("changed", "conflict", "error", "unchanged", "yielded")
+        for r in ("changed", "conflict", "error", "unchanged", "waiting", "yielded")
     }
 
 
