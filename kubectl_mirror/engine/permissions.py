@@ -16,8 +16,10 @@ Tokens, for one object:
   x:<dialect>:<e> a pattern that narrows the targets      (removing one widens them)
   g:<ns>/<name>   a pull request                          -> get on that object
 MirrorPolicy tokens carry the kind after the letter (n:<Kind>:<ns>, ...), and s:<Kind>:<ns> for
-the source namespace it reads (get there). ConfigMapSync and ConfigMirror (other-tools-policy.yaml)
-have no patterns, so they are compared field by field instead of as tokens.
+the source namespace it reads (get there); a MirrorPolicy changed to copy something else (source
+namespace, names, selector) is judged as a new one, so none of its old tokens count.
+ConfigMapSync and ConfigMirror (other-tools-policy.yaml) have no patterns, so they are compared
+field by field instead of as tokens.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ from kubectl_mirror.engine.dialects import (
 from kubectl_mirror.engine.model import Obj
 from kubectl_mirror.engine.policy import is_policy
 
-# The controller's identity in deploy/: the policies for sources and other tools' resources exempt
-# it (it fills pulls and their finalizers with its own rights); the MirrorPolicy one does not.
+# The controller's identity in deploy/: every policy exempts it (it fills pulls and other tools'
+# finalizers with its own rights; it has no right to change a MirrorPolicy, only its status).
 CONTROLLER_USER = "system:serviceaccount:kubectl-mirror-system:kubectl-mirror"
 
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -315,8 +317,7 @@ def _policy_kinds(spec: Mapping[str, Any]) -> list[str]:
 def policy_tokens(obj: Obj) -> list[str]:
     """The tokens of one MirrorPolicy (policies-policy.yaml, variable `tokens`)."""
     spec = _part(obj, "spec")
-    src = _part(spec, "source")
-    source_ns = str(src.get("namespace", "")) if "namespace" in src else ""
+    source_ns = _field(_part(spec, "source"), "namespace")
     kinds = _policy_kinds(spec)
 
     def strings(key: str) -> list[str]:
@@ -338,9 +339,32 @@ def policy_resource(kind: str) -> tuple[str, str]:
     return POLICY_RESOURCES.get(kind, ("*", _lower_ascii(kind) + "s"))
 
 
+def _policy_copies(obj: Obj | None) -> tuple[str, list[str], list[Any]]:
+    """What a MirrorPolicy copies besides its kinds (policies-policy.yaml, `sourceNamespace`,
+    `sourceNames`, `sourceSelector`): the source namespace, its names, its selector."""
+    src = _part(_part(obj, "spec"), "source")
+    names, selector = src.get("names"), src.get("selector")
+    return (
+        _field(src, "namespace"),
+        [str(e) for e in names] if isinstance(names, list) else [],
+        [] if selector is None else [selector],
+    )
+
+
+def _policy_before(new: Obj, old: Obj | None) -> list[str]:
+    """The tokens `old` already allowed: none when there is no `old`, or when the change makes the
+    policy copy something else (policies-policy.yaml, `sourceChanged`). Its targets would receive
+    what nobody allowed for them, and its source is read under new terms (names or a selector that
+    now pick what the old ones did not), so it is judged as a new policy. A kind needs no such rule:
+    the tokens carry it, so a kind added is a token added for every target and its source."""
+    if old is None or _policy_copies(new) != _policy_copies(old):
+        return []
+    return policy_tokens(old)
+
+
 def policy_checks(new: Obj, old: Obj | None) -> list[Check]:
     tokens = policy_tokens(new)
-    before = policy_tokens(old) if old is not None else []
+    before = _policy_before(new, old)
     added = [t for t in tokens if t not in before]
     out: list[Check] = []
     for token in added:
@@ -395,8 +419,9 @@ def over_budget(
             return _too_many_targets(count, resource)
         return ""
     tokens = policy_tokens(new)
-    before = policy_tokens(old) if old is not None else []
+    before = _policy_before(new, old)
     added = [t for t in tokens if t not in before]
+    again = old is not None and _policy_copies(new) != _policy_copies(old)
     kinds = _policy_kinds(_part(new, "spec"))
     answered = kinds[:MAX_POLICY_KINDS_EVERYWHERE]
     pairs = [t[2:].split(":", 1)[0] for t in added if t.startswith("n:")]
@@ -406,7 +431,7 @@ def over_budget(
         return (
             f"this change adds {len(pairs)} kind and target pairs; the admission policy checks at most "
             f"{MAX_POLICY_TARGETS_PER_CHANGE} per change for a user who may not create those kinds in every "
-            "namespace: add them in steps"
+            "namespace: add them in steps" + (_AGAIN.format("target") if again else "")
         )
     if _pattern_kinds(new, old, tokens, before, added) and len(kinds) > MAX_POLICY_KINDS_EVERYWHERE:
         return (
@@ -419,8 +444,15 @@ def over_budget(
         return (
             f"this change adds {sources} kinds to copy; the admission policy checks at most "
             f"{MAX_POLICY_SOURCES_PER_CHANGE} per change: add them in steps"
+            + (_AGAIN.format("kind") if again else "")
         )
     return ""
+
+
+_AGAIN = (
+    " (this change makes it copy something else, which checks every {0} again: make it with fewer"
+    " {0}s, then add the others)"
+)
 
 
 def _too_many_targets(count: int, resource: str) -> str:
@@ -433,8 +465,9 @@ def _too_many_targets(count: int, resource: str) -> str:
 
 def exempt(obj: Obj, username: str) -> bool:
     """Whether the policy that judges `obj` lets `username` through unchecked (its
-    `not-the-controller` match condition): the controller, for everything but MirrorPolicies."""
-    return username == CONTROLLER_USER and not is_policy(obj)
+    `not-the-controller` match condition): the controller, whatever `obj` is (every policy has
+    the condition; `obj` stays so that a policy without it would have its place here)."""
+    return username == CONTROLLER_USER
 
 
 def _field(spec: Mapping[str, Any], key: str) -> str:

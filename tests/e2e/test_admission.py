@@ -137,15 +137,23 @@ def native(targets: str = "", kind: str = "ConfigMap", **annotations: str) -> di
 
 
 def policy(
-    targets: list[str], *, source: str = "src", kinds: list[str] | None = None, **spec: Any
+    targets: list[str],
+    *,
+    source: str = "src",
+    kinds: list[str] | None = None,
+    names: list[str] | None = None,
+    selector: dict[str, Any] | None = None,
+    labels: dict[str, str] | None = None,
+    **spec: Any,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"source": {"namespace": source}, "targets": targets, **spec}
-    if kinds is not None:
-        body["source"]["kinds"] = kinds
+    for key, value in (("kinds", kinds), ("names", names), ("selector", selector)):
+        if value is not None:
+            body["source"][key] = value
     return {
         "apiVersion": "kubectl-mirror.io/v1alpha1",
         "kind": "MirrorPolicy",
-        "metadata": {"name": "p"},
+        "metadata": {"name": "p", "labels": labels or {}},
         "spec": body,
     }
 
@@ -439,6 +447,95 @@ CASES = [
         False,
         user="dave",
         says=("13", "at most 12"),
+    ),
+    # A MirrorPolicy that copies something else (source namespace, names, selector) is checked as
+    # a new one: alice may edit the admin's policy, but not make it write into t3 what nobody
+    # allowed there, nor read more of a namespace she may not read.
+    Case(
+        "policy-other-source-rechecks-targets",
+        policy(["t1", "t3"], source="readable", kinds=["ConfigMap"]),
+        False,
+        before=policy(["t1", "t3"], kinds=["ConfigMap"]),
+        says=("create", "t3"),
+    ),
+    Case(
+        "policy-other-names-rechecks-targets",
+        policy(["t1", "t3"], kinds=["ConfigMap"], names=["*"]),
+        False,
+        before=policy(["t1", "t3"], kinds=["ConfigMap"], names=["public-*"]),
+        says=("create", "t3"),
+    ),
+    Case(
+        "policy-other-selector-rechecks-targets",
+        policy(["t1", "t3"], kinds=["ConfigMap"], selector={"matchLabels": {"app": "b"}}),
+        False,
+        before=policy(["t1", "t3"], kinds=["ConfigMap"], selector={"matchLabels": {"app": "a"}}),
+        says=("create", "t3"),
+    ),
+    Case(
+        "policy-selector-removed-rechecks-targets",
+        policy(["t1", "t3"], kinds=["ConfigMap"]),
+        False,
+        before=policy(["t1", "t3"], kinds=["ConfigMap"], selector=SELECTOR),
+        says=("create", "t3"),
+    ),
+    Case(
+        "policy-other-source-rechecks-pattern",
+        policy(["t*"], source="readable", kinds=["ConfigMap"]),
+        False,
+        before=policy(["t*"], kinds=["ConfigMap"]),
+        says=("create", "every namespace"),
+    ),
+    Case(
+        "policy-other-names-rechecks-the-read",  # t1: alice may create there, not read
+        policy(["t2"], source="t1", kinds=["ConfigMap"], names=["*"]),
+        False,
+        before=policy(["t2"], source="t1", kinds=["ConfigMap"], names=["public"]),
+        says=("get", "t1"),
+    ),
+    Case(
+        "policy-other-source-allowed-targets",
+        policy(["t1", "t2"], source="readable", kinds=["ConfigMap"], names=["a"]),
+        True,
+        before=policy(["t1", "t2"], kinds=["ConfigMap"]),
+    ),
+    Case(
+        "policy-other-source-pattern-by-cluster-wide-creator",
+        policy(["t*"], kinds=["ConfigMap"], names=["b"]),
+        True,
+        user="bob",
+        before=policy(["t*"], kinds=["ConfigMap"], names=["a"]),
+    ),
+    Case(
+        "policy-same-source-keeps-targets",  # same namespace, names and selector (map order aside)
+        policy(["t1", "t3"], kinds=["ConfigMap"], names=["a"], selector=SELECTOR, labels={"team": "a"}),
+        True,
+        before=policy(
+            ["t1", "t3"], kinds=["ConfigMap"], names=["a"], selector=dict(reversed(SELECTOR.items()))
+        ),
+    ),
+    Case(
+        "policy-adds-kind-checks-every-target",
+        policy(["t1", "t3"], kinds=["ConfigMap", "Secret"]),
+        False,
+        before=policy(["t1", "t3"], kinds=["ConfigMap"]),
+        says=("create", "secrets", "t3"),
+    ),
+    Case("policy-removes-kind", policy(["t1", "t3"], kinds=["ConfigMap"]), True, before=policy(["t1", "t3"])),
+    Case(
+        "policy-other-names-thirteen-targets-by-tenant",  # steps cannot split a change of source
+        policy(list(MANY[:13]), kinds=["ConfigMap"], names=["x"]),
+        False,
+        user="dave",
+        before=policy(list(MANY[:13]), kinds=["ConfigMap"]),
+        says=("13", "at most 12", "fewer targets"),
+    ),
+    Case(
+        "policy-thirteenth-target-in-a-step-by-tenant",
+        policy(list(MANY[:13]), kinds=["ConfigMap"]),
+        True,
+        user="dave",
+        before=policy(list(MANY[:12]), kinds=["ConfigMap"]),
     ),
     # ConfigMapSync: get on the ConfigMap it copies, create in its destination
     Case("configmapsync-allowed", configmapsync("t1"), True),
@@ -979,10 +1076,11 @@ def _wait_for_rights(ctx: dict[str, Any], user: str, *, may: bool, timeout: floa
         time.sleep(0.2)
 
 
-def test_the_controller_is_exempt_for_other_tools_resources(cluster: dict[str, Any], tmp_path: Path) -> None:
-    """With the controller's rights narrowed to updating ConfigMapSyncs and ConfigMirrors (its
-    wide ClusterRole would pass every check anyway), its changes go through unchecked, as the
-    policy's not-the-controller condition says, and can-i, as the controller, says so too."""
+def test_the_controller_is_exempt_from_every_policy(cluster: dict[str, Any], tmp_path: Path) -> None:
+    """With the controller's rights narrowed to updating ConfigMapSyncs, ConfigMirrors and (a
+    right deploy/ does not give it) MirrorPolicies, its wide ClusterRole no longer passing every
+    check, its changes go through unchecked, as each policy's not-the-controller condition says,
+    and can-i, as the controller, says so too."""
     ctx = cluster
     binding = ROOT / "deploy" / "clusterrolebinding.yaml"
     narrow: list[dict[str, Any]] = [
@@ -992,8 +1090,8 @@ def test_the_controller_is_exempt_for_other_tools_resources(cluster: dict[str, A
             "metadata": {"name": "narrow-controller"},
             "rules": [
                 {
-                    "apiGroups": ["apps.kapendra.com", "mirror.configmirror.io"],
-                    "resources": ["configmapsyncs", "configmirrors"],
+                    "apiGroups": ["apps.kapendra.com", "mirror.configmirror.io", "kubectl-mirror.io"],
+                    "resources": ["configmapsyncs", "configmirrors", "mirrorpolicies"],
                     "verbs": ["get", "list", "update"],
                 }
             ],
@@ -1026,6 +1124,13 @@ def test_the_controller_is_exempt_for_other_tools_resources(cluster: dict[str, A
             True,
             user=CONTROLLER,
             before=configmirror(["t1"]),
+        ),
+        Case(
+            "controller-mirrorpolicy",
+            policy(["t1", "t3"], source="t1", kinds=["ConfigMap"]),
+            True,
+            user=CONTROLLER,
+            before=policy(["t1"], kinds=["ConfigMap"]),
         ),
     ]
     assert _kubectl(ctx, "delete", "-f", str(binding)).returncode == 0

@@ -218,6 +218,111 @@ def test_policy_tokens_carry_the_kind() -> None:
     ]
 
 
+def policy_needs(new: dict[str, Any], old: dict[str, Any] | None = None) -> list[str]:
+    return sorted(c.describe() for c in checks(new, old, group="", resource="", namespace=""))
+
+
+def cm_policy(*, namespace: str = "src", targets: list[str] | None = None, **source: Any) -> dict[str, Any]:
+    """A MirrorPolicy of ConfigMaps from `namespace` into t1 and t3 (or `targets`)."""
+    body = {"namespace": namespace, "kinds": ["ConfigMap"], **source}
+    return policy(source=body, targets=["t1", "t3"] if targets is None else targets)
+
+
+EVERY_TARGET_AND_THE_READ = ["create configmaps in t1", "create configmaps in t3", "get configmaps in src"]
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (cm_policy(namespace="other"), cm_policy()),
+        (cm_policy(names=["public-*"]), cm_policy(names=["*"])),
+        (cm_policy(names=["a"]), cm_policy()),  # every name now
+        (cm_policy(), cm_policy(names=["a"])),
+        (cm_policy(names=["a", "b"]), cm_policy(names=["b", "a"])),  # compared as written, as CEL does
+        (
+            cm_policy(selector={"matchLabels": {"app": "a"}}),
+            cm_policy(selector={"matchLabels": {"app": "b"}}),
+        ),
+        (cm_policy(selector={"matchLabels": {"app": "a"}}), cm_policy()),
+        (cm_policy(), cm_policy(selector={})),
+    ],
+    ids=[
+        "namespace",
+        "names",
+        "names-removed",
+        "names-added",
+        "names-reordered",
+        "selector",
+        "selector-removed",
+        "selector-added-empty",
+    ],
+)
+def test_a_policy_that_copies_something_else_is_checked_as_new(
+    before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    """Someone who may edit a MirrorPolicy but not write its targets must not make the controller
+    write something else there (nor read more of its source): every target and the read again."""
+    assert policy_needs(after, before) == EVERY_TARGET_AND_THE_READ
+
+
+def test_a_policy_that_copies_the_same_is_checked_for_what_it_adds() -> None:
+    selector = {"matchLabels": {"app": "a"}, "matchExpressions": [{"key": "k", "operator": "Exists"}]}
+    same = cm_policy(names=["a", "b"], selector=selector)
+    reordered_map = cm_policy(names=["a", "b"], selector=dict(reversed(selector.items())))
+    assert policy_needs(same, same) == []
+    assert policy_needs(reordered_map, same) == []  # a map's order is not a change
+    assert policy_needs(cm_policy(names=["a", "b"], selector=selector, targets=["t1"]), same) == []
+    assert policy_needs(cm_policy(targets=["t1", "t3", "t4"]), cm_policy()) == ["create configmaps in t4"]
+    # No namespace written and none before is the same source: nothing is asked twice.
+    assert policy_needs(cm_policy(namespace=""), cm_policy(namespace="")) == []
+
+
+def test_a_policy_retargeted_at_another_source_rechecks_its_patterns() -> None:
+    before = cm_policy(namespace="other", targets=["t*"])
+    assert policy_needs(cm_policy(targets=["t*"]), before) == [
+        "create configmaps in every namespace",
+        "get configmaps in src",
+    ]
+    with_selector = {"targetSelector": {"matchLabels": {"env": "prod"}}}
+    old = policy(source={"namespace": "src", "names": ["a"]}, targets=[], **with_selector)
+    new = policy(source={"namespace": "src", "names": ["b"]}, targets=[], **with_selector)
+    assert policy_needs(new, old) == [
+        "create configmaps in every namespace",
+        "create secrets in every namespace",
+        "get configmaps in src",
+        "get secrets in src",
+    ]
+
+
+def test_a_kind_added_to_a_policy_is_checked_in_every_target_and_a_kind_removed_needs_nothing() -> None:
+    both = policy(source={"namespace": "src", "kinds": ["ConfigMap", "Secret"]}, targets=["t1", "t3"])
+    assert policy_needs(both, cm_policy()) == [
+        "create secrets in t1",
+        "create secrets in t3",
+        "get secrets in src",
+    ]
+    assert policy_needs(cm_policy(), both) == []
+
+
+def test_a_policy_source_change_counts_every_pair_against_the_bound() -> None:
+    """Adding in steps cannot split a change of source: the message says what to do instead."""
+    targets = [f"n{i}" for i in range(13)]
+
+    def judge(new: dict[str, Any], old: dict[str, Any] | None) -> str:
+        return over_budget(new, old, group="", resource="", namespace="", everywhere=lambda g, r: False)
+
+    assert judge(cm_policy(targets=targets), cm_policy(targets=targets[:12])) == ""  # one pair added
+    refused = judge(cm_policy(targets=targets, names=["x"]), cm_policy(targets=targets))
+    assert "adds 13 kind and target pairs" in refused
+    assert "make it with fewer targets" in refused
+    assert "fewer" not in judge(cm_policy(targets=targets), None)
+    kinds = [f"K{i}" for i in range(7)]
+    many = policy(source={"namespace": "src", "kinds": kinds}, targets=[])
+    renamed = policy(source={"namespace": "src", "kinds": kinds, "names": ["x"]}, targets=[])
+    assert judge(renamed, many).startswith("this change adds 7 kinds to copy")
+    assert "make it with fewer kinds" in judge(renamed, many)
+
+
 def test_more_added_targets_than_one_request_can_check_is_refused_unless_allowed_everywhere() -> None:
     many = ",".join(f"n{i}" for i in range(MAX_TARGETS_PER_CHANGE + 1))
     fewer = ",".join(f"n{i}" for i in range(MAX_TARGETS_PER_CHANGE))
@@ -347,9 +452,12 @@ def test_a_configmirror_adding_more_targets_than_one_request_can_check_is_refuse
     assert judge(configmapsync(), None, False) == ""
 
 
-def test_the_controller_is_exempt_except_for_mirror_policies() -> None:
+def test_the_controller_is_exempt_from_every_policy() -> None:
+    """Every policy has the not-the-controller condition (MirrorPolicies' exempts nothing the
+    controller does: it may change only their status, which the policy does not match)."""
     assert exempt(configmapsync(), CONTROLLER_USER)
     assert exempt(configmirror(["t1"]), CONTROLLER_USER)
     assert exempt(native("t1"), CONTROLLER_USER)
+    assert exempt(policy(source={"namespace": "src"}, targets=["a"]), CONTROLLER_USER)
     assert not exempt(configmirror(["t1"]), "alice")
-    assert not exempt(policy(source={"namespace": "src"}, targets=["a"]), CONTROLLER_USER)
+    assert not exempt(policy(source={"namespace": "src"}, targets=["a"]), "alice")
