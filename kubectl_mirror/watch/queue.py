@@ -5,10 +5,12 @@ Three lanes, so one source's change never waits for a backlog of others: `urgent
 an event asked for (a source or mirror changed, a namespace appeared); `resumed` holds the rest
 of urgent work that yielded; `background` holds start-up, resyncs, retries and the rest of
 background work that yielded. Urgent keys are handed out first, then resumed ones, then
-background ones, and these only while no urgent or resumed work is in flight. Work in progress
-yields (`should_yield`) to a fresh urgent key: so a user's edit of one source waits for at most
-one batch of writes per worker, not for every other source that is being created or deleted
-(each of which would otherwise take its turn again and again ahead of it).
+background ones; resumed keys only while no urgent key is in flight, background ones only
+while no urgent or resumed key is. Work in progress yields (`should_yield`) to a fresh urgent
+key, and resumed work also to an urgent key in flight: so a user's edit of one source waits for
+at most one batch of writes per worker, not for every other source that is being created or
+deleted (each of which would otherwise take its turn again and again ahead of it), and has the
+server to itself while it is written.
 
 One lock (`_cond`) guards every field.
 """
@@ -39,7 +41,8 @@ class WorkQueue:
         self._failures: dict[Hashable, int] = {}
         # Kept as counts, so `should_yield`, asked before every write, costs O(1).
         self._urgent_queued = 0
-        self._urgent_active = 0
+        self._urgent_active = 0  # urgent and resumed keys in flight
+        self._urgent_lane_active = 0  # urgent keys alone
         self._seq = 0
         self._closed = False
         self.base_delay = base_delay
@@ -96,7 +99,8 @@ class WorkQueue:
             self._failures.pop(key, None)
 
     def get(self, timeout: float = 0.5) -> Any | None:
-        """The next key: urgent first; background only while no urgent work is in flight."""
+        """The next key: urgent first; resumed only while no urgent key is in flight; background
+        only while no urgent or resumed key is."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -107,7 +111,9 @@ class WorkQueue:
                         self._dirty.setdefault(key, "background")
                     else:
                         self._enqueue(key, "background")
-                key = self._pop("urgent") or self._pop("resumed")
+                key = self._pop("urgent")
+                if key is None and not self._urgent_lane_active:
+                    key = self._pop("resumed")
                 if key is None and not self._urgent_active:
                     key = self._pop("background")
                 if key is not None:
@@ -128,6 +134,7 @@ class WorkQueue:
                 self._active[key] = lane
                 if lane == "urgent":
                     self._urgent_queued -= 1
+                    self._urgent_lane_active += 1
                 if lane != "background":
                     self._urgent_active += 1
                 return key
@@ -136,13 +143,16 @@ class WorkQueue:
     def should_yield(self, key: Hashable) -> bool:
         """Whether the work on `key` should stop at the next write and be continued later
         (`resume(key)`): background work yields to any urgent or resumed key, queued or in
-        flight; urgent and resumed work to fresh urgent keys waiting."""
+        flight; resumed work to any urgent key, queued or in flight; urgent work to fresh urgent
+        keys waiting."""
         with self._cond:
             mine = self._active.get(key)
             if mine is None:  # not handed out by this queue: nobody to yield to
                 return False
             if mine == "background":
                 return bool(self._urgent_queued or self._urgent_active or self._lanes["resumed"])
+            if mine == "resumed":
+                return bool(self._urgent_queued or self._urgent_lane_active)
             return bool(self._urgent_queued)
 
     def lane_of(self, key: Hashable) -> Lane | None:
@@ -151,8 +161,11 @@ class WorkQueue:
 
     def done(self, key: Hashable) -> None:
         with self._cond:
-            if self._active.pop(key, None) in ("urgent", "resumed"):
+            lane_was = self._active.pop(key, None)
+            if lane_was in ("urgent", "resumed"):
                 self._urgent_active -= 1
+            if lane_was == "urgent":
+                self._urgent_lane_active -= 1
             lane = self._dirty.pop(key, None)
             if lane is not None:
                 self._enqueue(key, lane)

@@ -114,7 +114,7 @@ class Reconciler:
             return self._policy(resource_key(key))
         snap = self.cache.snapshot(key)
         if snap.source is None:
-            return self._orphaned(snap)
+            return self._orphaned(snap, should_yield)
         obj = snap.source
         source, results = source_of(obj, Ref.of(obj), policies=list(snap.policies), options=self.options)
         for r in results:
@@ -227,14 +227,16 @@ class Reconciler:
         policy never deletes its mirrors, as a typo in a marker never does."""
         return sorted(k for k in keys if not snap.kept(self.cache.record(k)))
 
-    def _orphaned(self, snap: Snapshot) -> Reconciled:
+    def _orphaned(self, snap: Snapshot, should_yield: Callable[[], bool]) -> Reconciled:
+        """A source gone (or no longer ours to render): its mirrors go too, yielding to a user's
+        edit like any bulk work (measured: an update waited 15.8 s behind 50 deleted sources)."""
         owned = self._prunable(snap, snap.owned)
         if not owned:
             return Reconciled(Outcome.UNCHANGED)
         key = snap.key
         resource = self.cache.resource(key)
         found = resource is not None and self.cluster.get(resource, key[2], key[3]) is not None
-        return self._prune_all(None, owned, Report(), lambda: False, source="unmarked" if found else "gone")
+        return self._prune_all(None, owned, Report(), should_yield, source="unmarked" if found else "gone")
 
     def _prune_all(
         self,

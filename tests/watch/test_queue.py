@@ -79,10 +79,17 @@ def test_a_fresh_edit_goes_before_the_rest_of_bulk_work_that_yielded() -> None:
     queue.add("edit")
     assert queue.get(timeout=0) == "edit"
     assert not queue.should_yield("edit")  # the resumed bulk work does not make it yield
+    # While the edit is written, the bulk work waits: the edit has the server to itself.
+    assert queue.get(timeout=0) is None
+    queue.done("edit")
     assert queue.get(timeout=0) == "new-0"
-    assert queue.should_yield("new-0") is False  # nothing fresh waits
+    assert queue.should_yield("new-0") is False  # nothing fresh waits, nothing urgent in flight
     queue.add("another edit")
-    assert queue.should_yield("new-0") and queue.should_yield("edit")
+    assert queue.should_yield("new-0")
+    assert queue.get(timeout=0) == "another edit"
+    assert queue.should_yield("new-0")  # an edit in flight: the resumed work stops at its next batch
+    queue.done("another edit")
+    assert not queue.should_yield("new-0")
 
 
 def test_background_work_waits_for_resumed_work() -> None:
