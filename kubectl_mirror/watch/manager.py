@@ -38,7 +38,7 @@ from kubectl_mirror.errors import MirrorError
 from kubectl_mirror.io.cluster import Cluster, Resource, connect
 from kubectl_mirror.live.config import LiveConfig
 from kubectl_mirror.live.state import mirrorable
-from kubectl_mirror.watch.cache import Cache, GroupKind, SourceKey, policy_key
+from kubectl_mirror.watch.cache import Cache, GroupKind, SourceKey, is_policy_key, policy_key
 from kubectl_mirror.watch.events import EventRecorder
 from kubectl_mirror.watch.health import HTTPServerHandle, probe_routes, serve
 from kubectl_mirror.watch.informer import Handler, Informer
@@ -233,9 +233,12 @@ class Manager:
         self._spawn(f"informer {informer.name}", lambda: informer.run(own), joined=False)
 
     def _enqueue(self, keys: list[SourceKey]) -> None:
+        """Sources are urgent once the informers have synced; a policy resource's status is
+        housekeeping, written when no mirror work is in flight (each mirror written during bulk
+        work queues its policy's status again: urgent, it would interrupt that work every time)."""
         urgent = self.synced
         for key in keys:
-            self.queue.add(key, urgent=urgent)
+            self.queue.add(key, urgent=urgent and not is_policy_key(key))
 
     def _on_namespace(
         self, kind: str, key: Key, old: NamespaceInfo | None, new: NamespaceInfo | None
