@@ -29,12 +29,14 @@ def world(apiserver: Any) -> Any:
     return apiserver
 
 
-def configmapsync(apiserver: Any, name: str, destination: str, *, configmap: str = "app-config") -> Any:
+def configmapsync(
+    apiserver: Any, name: str, destination: str, *, configmap: str = "app-config", namespace: str = "default"
+) -> Any:
     return apiserver.create(
         {
             "apiVersion": "apps.kapendra.com/v1",
             "kind": "ConfigMapSync",
-            "metadata": {"name": name, "namespace": "default"},
+            "metadata": {"name": name, "namespace": namespace},
             "spec": {
                 "sourceNamespace": "production",
                 "destinationNamespace": destination,

@@ -16,8 +16,8 @@ import yaml
 
 from kubectl_mirror.io.postgres import Credentials
 from tests.e2e.live_helpers import Watcher, cm, data_of, get, ns, patch_data, wait_for
-from tests.postgres.conftest import PgServer
-from tests.postgres.conftest import _server as pg_server_or_skip
+from tests.e2e.test_live_other_tools import configmapsync, configmirror
+from tests.postgres.conftest import PgServer, own_server
 from tests.postgres.conftest import rows as db_rows
 
 pytestmark = pytest.mark.e2e
@@ -69,24 +69,19 @@ def test_a_mirror_policy_made_invalid_keeps_its_mirrors(world: Any, start_watch:
 # -- ConfigMapSync -----------------------------------------------------------------------------
 
 
-def configmapsync(apiserver: Any, name: str, destination: str, *, namespace: str = "default") -> Any:
-    return apiserver.create(
-        {
-            "apiVersion": "apps.kapendra.com/v1",
-            "kind": "ConfigMapSync",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {
-                "sourceNamespace": "production",
-                "destinationNamespace": destination,
-                "configMapName": "app-config",
-            },
-        }
-    )
-
-
 def resource(kubectl: Any, kind: str, namespace: str, name: str) -> Any:
     found = kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
     return None if found.returncode else json.loads(found.stdout)
+
+
+def delete_when_finalized(kubectl: Any, kind: str, namespace: str, name: str) -> None:
+    """Wait for the controller's finalizer on the resource, delete it, wait until it is gone."""
+    wait_for(
+        lambda: ((resource(kubectl, kind, namespace, name) or {}).get("metadata") or {}).get("finalizers"),
+        what=f"the finalizer on {kind} {name}",
+    )
+    kubectl("delete", kind, name, "-n", namespace, "--wait=false")
+    wait_for(lambda: resource(kubectl, kind, namespace, name) is None, what=f"{kind} {name} gone")
 
 
 def conditions(obj: Any) -> dict[str, tuple[str, str]]:
@@ -172,16 +167,7 @@ def test_deleting_a_configmapsync_removes_its_destination_then_its_finalizer(
     configmapsync(world, "to-qa", "qa")
     start_watch()
     wait_for(lambda: data_of(world, kubectl, "qa", "app-config"), what="the destination")
-    wait_for(
-        lambda: (
-            (resource(kubectl, "configmapsync", "default", "to-qa") or {})
-            .get("metadata", {})
-            .get("finalizers")
-        ),
-        what="the finalizer",
-    )
-    kubectl("delete", "configmapsync", "to-qa", "-n", "default", "--wait=false")
-    wait_for(lambda: resource(kubectl, "configmapsync", "default", "to-qa") is None, what="the resource gone")
+    delete_when_finalized(kubectl, "configmapsync", "default", "to-qa")
     assert data_of(world, kubectl, "qa", "app-config") is None
     # Its source gone too, the operator still deleted the destination: so do we (only ours).
     kubectl("delete", "configmap", "app-config", "-n", "production")
@@ -206,36 +192,11 @@ def test_a_terminating_configmapsync_never_deletes_what_is_not_ours(
     cm(world, "app-config", "production", data={"url": "postgres://db"})
     configmapsync(world, "to-qa", "qa")
     start_watch()
-    wait_for(
-        lambda: (
-            (resource(kubectl, "configmapsync", "default", "to-qa") or {})
-            .get("metadata", {})
-            .get("finalizers")
-        ),
-        what="the finalizer",
-    )
-    kubectl("delete", "configmapsync", "to-qa", "-n", "default", "--wait=false")
-    wait_for(lambda: resource(kubectl, "configmapsync", "default", "to-qa") is None, what="the resource gone")
+    delete_when_finalized(kubectl, "configmapsync", "default", "to-qa")
     assert data_of(world, kubectl, "qa", "app-config") == {"theirs": "1"}
 
 
 # -- ConfigMirror ------------------------------------------------------------------------------
-
-
-def configmirror(apiserver: Any, targets: list[str], **spec: Any) -> Any:
-    return apiserver.create(
-        {
-            "apiVersion": "mirror.configmirror.io/v1alpha1",
-            "kind": "ConfigMirror",
-            "metadata": {"name": "app-config-mirror", "namespace": "ops"},
-            "spec": {
-                "sourceNamespace": "production",
-                "targetNamespaces": targets,
-                "selector": {"matchLabels": {"replicate": "true"}},
-                **spec,
-            },
-        }
-    )
 
 
 def test_configmirror_is_mirrored_with_its_status_and_finalizer(
@@ -277,11 +238,8 @@ def test_configmirror_is_mirrored_with_its_status_and_finalizer(
 @pytest.fixture
 def postgres() -> Iterator[PgServer]:
     """A PostgreSQL server of this test's own (it is stopped and started again)."""
-    server = pg_server_or_skip()
-    try:
+    with own_server() as server:
         yield server
-    finally:
-        server.close()
 
 
 def database_secret(apiserver: Any, server: PgServer) -> Credentials:

@@ -9,6 +9,7 @@ line when the binaries or psycopg are missing; the others run anyway.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import itertools
 import os
@@ -177,14 +178,21 @@ def pg_server() -> Iterator[PgServer]:
         server.close()
 
 
-@pytest.fixture
-def own_pg_server() -> Iterator[PgServer]:
-    """A server of its own, for a test that stops and restarts it."""
+@contextlib.contextmanager
+def own_server() -> Iterator[PgServer]:
+    """A server of its own (skipped without binaries or driver), removed afterwards."""
     server = _server()
     try:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def own_pg_server() -> Iterator[PgServer]:
+    """A server of its own, for a test that stops and restarts it."""
+    with own_server() as server:
+        yield server
 
 
 @pytest.fixture
