@@ -17,7 +17,8 @@ Tokens, for one object:
   g:<ns>/<name>   a pull request                          -> get on that object
 MirrorPolicy tokens carry the kind after the letter (n:<Kind>:<ns>, ...), and s:<Kind>:<ns> for
 the source namespace it reads (get there); a MirrorPolicy changed to copy something else (source
-namespace, names, selector) is judged as a new one, so none of its old tokens count.
+namespace, names, selector) or to write something else of it (transform, transformStrict,
+strategy) is judged as a new one, so none of its old tokens count.
 ConfigMapSync and ConfigMirror (other-tools-policy.yaml) have no patterns, so they are compared
 field by field instead of as tokens.
 """
@@ -351,13 +352,60 @@ def _policy_copies(obj: Obj | None) -> tuple[str, list[str], list[Any]]:
     )
 
 
+def _policy_writes(obj: Obj | None) -> tuple[list[Any], str, bool]:
+    """What a MirrorPolicy writes of what it copies (policies-policy.yaml, `transform`,
+    `strategy`, `transformStrict`): its transform as written, its strategy and its strictness,
+    with the CRD's defaults (the server fills them in; a file may leave them out)."""
+    spec = _part(obj, "spec")
+    transform, strategy = spec.get("transform"), spec.get("strategy")
+    return (
+        [] if transform is None else [transform],
+        "replace" if strategy is None else str(strategy),
+        spec.get("transformStrict") is True,
+    )
+
+
+def _same(a: Any, b: Any) -> bool:
+    """CEL's `==` on JSON values: maps equal whatever their keys' order, lists in order, numbers
+    by value (1 == 1.0), and a boolean never equal to a number (Python's True == 1 would be)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, Mapping | list | tuple) or isinstance(b, Mapping | list | tuple):
+        return False
+    return bool(a == b)
+
+
+_COPIES_OTHER = "this change makes it copy something else"
+_WRITES_OTHER = "this change alters what it writes"
+
+
+def _policy_again(new: Obj, old: Obj | None) -> str:
+    """Why the change is judged as a new policy (policies-policy.yaml, `sourceChanged`,
+    `writesChanged`), or "". Copying something else: its targets would receive what nobody
+    allowed for them, and its source is read under new terms (names or a selector that now pick
+    what the old ones did not). Writing something else (a transform set, changed or removed, or
+    another strategy or strictness): its targets would receive data the editor chose, and a
+    transform that withheld keys of the source (`delete`) no longer would. A kind needs no such
+    rule: the tokens carry it, so a kind added is a token added for every target and its source.
+    onSourceDelete needs none either: it decides whether the controller deletes or keeps its own
+    mirrors when their source goes, and writes nothing."""
+    if old is None:
+        return ""
+    if not _same(_policy_copies(new), _policy_copies(old)):
+        return _COPIES_OTHER
+    if not _same(_policy_writes(new), _policy_writes(old)):
+        return _WRITES_OTHER
+    return ""
+
+
 def _policy_before(new: Obj, old: Obj | None) -> list[str]:
-    """The tokens `old` already allowed: none when there is no `old`, or when the change makes the
-    policy copy something else (policies-policy.yaml, `sourceChanged`). Its targets would receive
-    what nobody allowed for them, and its source is read under new terms (names or a selector that
-    now pick what the old ones did not), so it is judged as a new policy. A kind needs no such rule:
-    the tokens carry it, so a kind added is a token added for every target and its source."""
-    if old is None or _policy_copies(new) != _policy_copies(old):
+    """The tokens `old` already allowed: none when there is no `old`, or when the change is
+    judged as a new policy (`_policy_again`)."""
+    if old is None or _policy_again(new, old):
         return []
     return policy_tokens(old)
 
@@ -421,7 +469,7 @@ def over_budget(
     tokens = policy_tokens(new)
     before = _policy_before(new, old)
     added = [t for t in tokens if t not in before]
-    again = old is not None and _policy_copies(new) != _policy_copies(old)
+    again = _policy_again(new, old)
     kinds = _policy_kinds(_part(new, "spec"))
     answered = kinds[:MAX_POLICY_KINDS_EVERYWHERE]
     pairs = [t[2:].split(":", 1)[0] for t in added if t.startswith("n:")]
@@ -431,7 +479,7 @@ def over_budget(
         return (
             f"this change adds {len(pairs)} kind and target pairs; the admission policy checks at most "
             f"{MAX_POLICY_TARGETS_PER_CHANGE} per change for a user who may not create those kinds in every "
-            "namespace: add them in steps" + (_AGAIN.format("target") if again else "")
+            "namespace: add them in steps" + (_AGAIN.format(again, "target") if again else "")
         )
     if _pattern_kinds(new, old, tokens, before, added) and len(kinds) > MAX_POLICY_KINDS_EVERYWHERE:
         return (
@@ -444,15 +492,12 @@ def over_budget(
         return (
             f"this change adds {sources} kinds to copy; the admission policy checks at most "
             f"{MAX_POLICY_SOURCES_PER_CHANGE} per change: add them in steps"
-            + (_AGAIN.format("kind") if again else "")
+            + (_AGAIN.format(again, "kind") if again else "")
         )
     return ""
 
 
-_AGAIN = (
-    " (this change makes it copy something else, which checks every {0} again: make it with fewer"
-    " {0}s, then add the others)"
-)
+_AGAIN = " ({0}, which checks every {1} again: make it with fewer {1}s, then add the others)"
 
 
 def _too_many_targets(count: int, resource: str) -> str:

@@ -195,6 +195,9 @@ SELECTOR = {
     "matchLabels": {"app": "web"},
     "matchExpressions": [{"key": "tier", "operator": "In", "values": ["a", "b"]}],
 }
+NOTE = [{"path": "data.note", "value": "mirrored"}]
+WITHHELD = [{"path": "data.password", "delete": True}]  # a key of the source no target receives
+RULE = {"path": "data.note", "template": "{{ target.namespace }}", "namespacePattern": "t*"}
 R = "reflector.v1.k8s.emberstack.com/"
 P = "replicator.v1.mittwald.de/"
 KM = "kubemirror.raczylo.com/"
@@ -226,6 +229,8 @@ class Case:
     groups: tuple[str, ...] = ()
     before: dict[str, Any] | None = None  # created by the admin first: the case is an update
     says: tuple[str, ...] = field(default=())  # what a denial's message must name
+    # What the server's message alone must name (can-i's rows name what is missing, not why).
+    server_says: tuple[str, ...] = field(default=())
 
 
 CASES = [
@@ -537,6 +542,108 @@ CASES = [
         user="dave",
         before=policy(list(MANY[:12]), kinds=["ConfigMap"]),
     ),
+    # A MirrorPolicy that writes something else of what it copies (transform, transformStrict,
+    # strategy) is checked as a new one too: alice may not make the controller write data of her
+    # choosing into t3, nor drop a rule that withheld a key of a source she may not read.
+    Case(
+        "policy-transform-changed-rechecks-targets",
+        policy(["t1", "t3"], kinds=["ConfigMap"], transform=[{"path": "data.note", "value": "mine"}]),
+        False,
+        before=policy(["t1", "t3"], kinds=["ConfigMap"], transform=NOTE),
+        says=("create", "t3"),
+        server_says=("alters what the MirrorPolicy writes",),
+    ),
+    Case(
+        "policy-transform-added-rechecks-targets",
+        policy(["t1", "t3"], kinds=["ConfigMap"], transform=NOTE),
+        False,
+        before=policy(["t1", "t3"], kinds=["ConfigMap"]),
+        says=("create", "t3"),
+        server_says=("alters what the MirrorPolicy writes",),
+    ),
+    Case(
+        "policy-transform-removed-rechecks-targets",  # data.password would be written
+        policy(["t1", "t3"], kinds=["ConfigMap"]),
+        False,
+        before=policy(["t1", "t3"], kinds=["ConfigMap"], transform=WITHHELD),
+        says=("create", "t3"),
+    ),
+    Case(
+        "policy-transform-rules-reordered-rechecks-targets",  # rules apply in order
+        policy(["t1", "t3"], kinds=["ConfigMap"], transform=WITHHELD + NOTE),
+        False,
+        before=policy(["t1", "t3"], kinds=["ConfigMap"], transform=NOTE + WITHHELD),
+        says=("create", "t3"),
+    ),
+    Case(
+        "policy-strategy-changed-rechecks-targets",
+        policy(["t1", "t3"], kinds=["ConfigMap"], strategy="merge"),
+        False,
+        before=policy(["t1", "t3"], kinds=["ConfigMap"]),
+        says=("create", "t3"),
+        server_says=("alters what the MirrorPolicy writes",),
+    ),
+    Case(
+        "policy-transform-strict-changed-rechecks-targets",
+        policy(["t1", "t3"], kinds=["ConfigMap"], transformStrict=True),
+        False,
+        before=policy(["t1", "t3"], kinds=["ConfigMap"], transformStrict=False),
+        says=("create", "t3"),
+    ),
+    Case(
+        "policy-transform-removed-rechecks-the-read",  # t1: alice may create there, not read
+        policy(["t2"], source="t1", kinds=["ConfigMap"]),
+        False,
+        before=policy(["t2"], source="t1", kinds=["ConfigMap"], transform=WITHHELD),
+        says=("get", "t1"),
+        server_says=("alters what the MirrorPolicy writes",),
+    ),
+    Case(
+        "policy-transform-changed-rechecks-pattern",
+        policy(["t*"], kinds=["ConfigMap"], transform=NOTE),
+        False,
+        before=policy(["t*"], kinds=["ConfigMap"]),
+        says=("create", "every namespace"),
+    ),
+    Case(
+        "policy-transform-changed-by-target-writer",
+        policy(["t1", "t2"], kinds=["ConfigMap"], transform=NOTE, strategy="merge"),
+        True,
+        before=policy(["t1", "t2"], kinds=["ConfigMap"], transform=WITHHELD),
+    ),
+    Case(
+        "policy-transform-changed-pattern-by-cluster-wide-creator",
+        policy(["t*"], kinds=["ConfigMap"], transform=NOTE),
+        True,
+        user="bob",
+        before=policy(["t*"], kinds=["ConfigMap"], transform=WITHHELD),
+    ),
+    Case(
+        "policy-same-transform-keeps-targets",  # keys in another order; defaults written out
+        policy(
+            ["t1", "t3"],
+            kinds=["ConfigMap"],
+            transform=[dict(reversed(RULE.items()))],
+            strategy="replace",
+            transformStrict=False,
+        ),
+        True,
+        before=policy(["t1", "t3"], kinds=["ConfigMap"], transform=[RULE]),
+    ),
+    Case(
+        "policy-on-source-delete-changed-keeps-targets",  # writes nothing
+        policy(["t1", "t3"], kinds=["ConfigMap"], transform=NOTE, onSourceDelete="orphan"),
+        True,
+        before=policy(["t1", "t3"], kinds=["ConfigMap"], transform=NOTE),
+    ),
+    Case(
+        "policy-transform-changed-thirteen-targets-by-tenant",  # steps cannot split it either
+        policy(list(MANY[:13]), kinds=["ConfigMap"], transform=NOTE),
+        False,
+        user="dave",
+        before=policy(list(MANY[:13]), kinds=["ConfigMap"]),
+        says=("13", "at most 12", "alters what it writes", "fewer targets"),
+    ),
     # ConfigMapSync: get on the ConfigMap it copies, create in its destination
     Case("configmapsync-allowed", configmapsync("t1"), True),
     Case(
@@ -741,7 +848,7 @@ def _agree(ctx: dict[str, Any], case: Case, tmp_path: Path) -> None:
             done = _kubectl(ctx, "create", "-f", "-", stdin=yaml.safe_dump(case.before))
             assert done.returncode == 0, done.stderr
         manifest = tmp_path / "after.yaml"
-        manifest.write_text(yaml.safe_dump(case.after))
+        manifest.write_text(yaml.safe_dump(case.after, sort_keys=False))  # maps in the case's order
         who = [f"--as={case.user}"] if case.user else []
         who += [f"--as-group={g}" for g in case.groups]
         can = run(
@@ -760,6 +867,8 @@ def _agree(ctx: dict[str, Any], case: Case, tmp_path: Path) -> None:
             for word in case.says:
                 assert word in done.stderr, done.stderr
                 assert word in can.stdout, can.stdout
+            for word in case.server_says:
+                assert word in done.stderr, done.stderr
     finally:
         _delete(ctx, case.after)
 

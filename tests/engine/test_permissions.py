@@ -323,6 +323,109 @@ def test_a_policy_source_change_counts_every_pair_against_the_bound() -> None:
     assert "make it with fewer kinds" in judge(renamed, many)
 
 
+def writing(targets: list[str] | None = None, **spec: Any) -> dict[str, Any]:
+    """cm_policy() with these spec fields (transform, strategy, transformStrict, onSourceDelete)."""
+    base = cm_policy(targets=targets)
+    return base | {"spec": {**base["spec"], **spec}}
+
+
+NOTE = [{"path": "data.note", "value": "a"}]
+WITHHELD = [{"path": "data.password", "delete": True}]
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (writing(), writing(transform=NOTE)),
+        (writing(transform=NOTE), writing(transform=[{"path": "data.note", "value": "b"}])),
+        (writing(transform=WITHHELD), writing()),  # the key it withheld is written now
+        (writing(transform=NOTE + WITHHELD), writing(transform=WITHHELD + NOTE)),  # rules apply in order
+        (
+            writing(transform=[{"path": "data.note", "template": "{{ x }}", "namespacePattern": "t1"}]),
+            writing(transform=[{"path": "data.note", "template": "{{ x }}", "namespacePattern": "t*"}]),
+        ),
+        (
+            writing(transform="- {path: data.note, value: a}"),
+            writing(transform="[{path: data.note, value: a}]"),
+        ),
+        (writing(), writing(transform=[])),  # compared as written, as CEL does
+        (
+            writing(transform=[{"path": "data.n", "value": 1}]),
+            writing(transform=[{"path": "data.n", "value": True}]),
+        ),
+        (writing(), writing(strategy="merge")),
+        (writing(strategy="merge"), writing()),  # the CRD's default: replace
+        (writing(), writing(transformStrict=True)),
+    ],
+    ids=[
+        "transform-added",
+        "transform-value",
+        "transform-removed",
+        "transform-rules-reordered",
+        "transform-per-namespace-rule",
+        "transform-text-reformatted",
+        "transform-added-empty",
+        "transform-number-to-boolean",
+        "strategy",
+        "strategy-back-to-default",
+        "transform-strict",
+    ],
+)
+def test_a_policy_that_writes_something_else_is_checked_as_new(
+    before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    """Someone who may edit a MirrorPolicy but not write its targets must not have the controller
+    write data of their choosing there, nor drop a rule that withheld a key of the source: every
+    target and the read again."""
+    assert policy_needs(after, before) == EVERY_TARGET_AND_THE_READ
+
+
+def test_a_policy_that_writes_the_same_is_checked_for_what_it_adds() -> None:
+    rule = {"path": "data.note", "value": 1, "namespacePattern": "t1"}
+    same = writing(transform=[rule], strategy="merge", transformStrict=True)
+    reordered = writing(transform=[dict(reversed(rule.items()))], strategy="merge", transformStrict=True)
+    assert policy_needs(reordered, same) == []  # a map's order is not a change
+    as_float = writing(transform=[rule | {"value": 1.0}], strategy="merge", transformStrict=True)
+    assert policy_needs(as_float, same) == []  # numbers by value, as CEL compares them
+    # The CRD's defaults, written out or left out, are the same policy.
+    assert policy_needs(writing(strategy="replace", transformStrict=False), writing()) == []
+    assert policy_needs(writing(), writing(strategy="replace", transformStrict=False)) == []
+    assert policy_needs(writing(transform=None), writing()) == []  # the server drops a null
+    # onSourceDelete writes nothing: it decides whether our own mirrors go with their source.
+    assert policy_needs(writing(onSourceDelete="orphan"), writing()) == []
+    assert policy_needs(writing(targets=["t1", "t3", "t4"], transform=NOTE), writing(transform=NOTE)) == [
+        "create configmaps in t4"
+    ]
+
+
+def test_a_policy_that_writes_something_else_rechecks_its_patterns() -> None:
+    assert policy_needs(writing(targets=["t*"], transform=NOTE), writing(targets=["t*"])) == [
+        "create configmaps in every namespace",
+        "get configmaps in src",
+    ]
+
+
+def test_a_policy_write_change_counts_every_pair_against_the_bound() -> None:
+    targets = [f"n{i}" for i in range(13)]
+
+    def judge(new: dict[str, Any], old: dict[str, Any] | None, everywhere: bool = False) -> str:
+        return over_budget(new, old, group="", resource="", namespace="", everywhere=lambda g, r: everywhere)
+
+    refused = judge(writing(targets, transform=NOTE), writing(targets))
+    assert refused == (
+        "this change adds 13 kind and target pairs; the admission policy checks at most 12 per change"
+        " for a user who may not create those kinds in every namespace: add them in steps (this change"
+        " alters what it writes, which checks every target again: make it with fewer targets, then add"
+        " the others)"
+    )
+    assert judge(writing(targets, transform=NOTE), writing(targets), everywhere=True) == ""
+    assert judge(writing(targets, onSourceDelete="orphan"), writing(targets)) == ""
+    # Copying something else and writing something else at once: the first reason is given.
+    both = writing(targets, transform=NOTE)
+    both["spec"]["source"] = {**both["spec"]["source"], "names": ["x"]}
+    assert "makes it copy something else" in judge(both, writing(targets))
+
+
 def test_more_added_targets_than_one_request_can_check_is_refused_unless_allowed_everywhere() -> None:
     many = ",".join(f"n{i}" for i in range(MAX_TARGETS_PER_CHANGE + 1))
     fewer = ",".join(f"n{i}" for i in range(MAX_TARGETS_PER_CHANGE))
