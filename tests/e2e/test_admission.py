@@ -1173,6 +1173,99 @@ def test_can_i_agrees_with_the_policy_on_random_other_tools_resources(
     assert not disagree, disagree
 
 
+def _random_policy(rng: Any) -> dict[str, Any]:
+    """A MirrorPolicy with every field from a small alphabet: namespaces the users may or may not
+    read and write, patterns, kinds, names, selectors, transforms, strategies."""
+    targets = rng.sample(["t1", "t2", "t3", "src", "readable", "n05", "t*", "labeled"], rng.randint(0, 3))
+    if rng.random() < 0.1:
+        targets = list(MANY[:13])
+    spec: dict[str, Any] = {}
+    if rng.random() < 0.15:
+        spec["targetSelector"] = {"matchLabels": {"env": "prod"}}
+    if rng.random() < 0.2:
+        spec["exclude"] = rng.sample(["t3", "t*", "n05"], 1)
+    if rng.random() < 0.5:
+        spec["transform"] = rng.choice(
+            [NOTE, WITHHELD, NOTE + WITHHELD, WITHHELD + NOTE, [RULE], [dict(reversed(RULE.items()))], []]
+        )
+    for key, values in (
+        ("strategy", ["replace", "merge"]),
+        ("transformStrict", [True, False]),
+        ("onSourceDelete", ["delete", "orphan"]),
+    ):
+        if rng.random() < 0.3:
+            spec[key] = rng.choice(values)
+    return policy(
+        targets,
+        source=rng.choice(["src", "src", "readable", "t1"]),
+        kinds=rng.choice(
+            [None, ["ConfigMap"], ["Secret"], ["ConfigMap", "Secret"], ["ConfigMap", "Deployment"]]
+        ),
+        names=rng.choice([None, ["a"], ["a", "b"], ["*"]]),
+        selector=rng.choice([None, None, {"matchLabels": {"app": "a"}}]),
+        **spec,
+    )
+
+
+def _edited(rng: Any, before: dict[str, Any]) -> dict[str, Any]:
+    """`before` with one field of its spec replaced by a random policy's (or left out), so that
+    updates often keep what the policy copies and writes, and sometimes change one thing."""
+    other = _random_policy(rng)["spec"]
+    spec = dict(before["spec"])
+    key = rng.choice(["targets", "transform", "strategy", "transformStrict", "onSourceDelete", "exclude"])
+    if key in other:
+        spec[key] = other[key]
+    else:
+        spec.pop(key, None)
+    return before | {"spec": spec}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_can_i_agrees_with_the_policy_on_random_mirror_policies(cluster: dict[str, Any], seed: int) -> None:
+    """policies-policy.yaml and engine/permissions.py on random MirrorPolicies, created and
+    changed in any field (often in one only): both give the same yes or no. The old policy is
+    read back from the server, defaults filled in, as can-i reads it."""
+    import random
+
+    from kubectl_mirror.engine.permissions import checks, over_budget
+    from kubectl_mirror.io.cluster import ClusterOptions, connect
+    from kubectl_mirror.live.access import Reviewer
+
+    ctx = cluster
+    rng = random.Random(seed)
+    reviewers: dict[str, Reviewer] = {}
+    disagree = []
+    for round_ in range(15):
+        user = rng.choice(["alice", "bob", "dave"])
+        before = _random_policy(rng) if rng.random() < 0.6 else None
+        new = _edited(rng, before) if before is not None and rng.random() < 0.7 else _random_policy(rng)
+        _delete(ctx, new)
+        old = None
+        if before is not None:
+            done = _kubectl(ctx, "create", "-o", "json", "-f", "-", stdin=yaml.safe_dump(before))
+            assert done.returncode == 0, done.stderr
+            old = json.loads(done.stdout)
+        verb = "replace" if old is not None else "create"
+        sent = _kubectl(
+            ctx, verb, "--dry-run=server", "-f", "-", stdin=yaml.safe_dump(new, sort_keys=False), user=user
+        )
+        assert sent.returncode == 0 or "kubectl-mirror" in sent.stderr, sent.stderr
+        if user not in reviewers:
+            reviewers[user] = Reviewer(
+                connect(ClusterOptions(kubeconfig=ctx["kubeconfig"], impersonate=user))
+            )
+        reviewer = reviewers[user]
+        where = {"group": "kubectl-mirror.io", "resource": "mirrorpolicies", "namespace": ""}
+        needs = checks(new, old, **where)
+        allowed = all(reviewer.allowed(c) for c in needs) and not over_budget(
+            new, old, **where, everywhere=reviewer.everywhere
+        )
+        if allowed != (sent.returncode == 0):
+            disagree.append((round_, user, new["spec"], old and old["spec"], sent.stderr.strip()))
+        _delete(ctx, new)
+    assert not disagree, disagree
+
+
 def _wait_for_rights(ctx: dict[str, Any], user: str, *, may: bool, timeout: float = 30.0) -> None:
     """RBAC changes reach the authorizer a moment later: wait until `user` may (not) create
     ConfigMaps in t3."""
