@@ -4,7 +4,8 @@ Every test that uses the `apiserver` fixture (directly or through `kubeconfig`, 
 `cluster`, `mirror`, `start_watch`) runs twice, as in controller-runtime's envtest: `[fake]`
 against the project's API server (tests/apiserver) and `[real]` against etcd, kube-apiserver and
 kube-controller-manager (tests/realserver), skipped when KUBEBUILDER_ASSETS is not set. A test
-or module marked `fake_only` (it injects faults or reads the fake's store) runs `[fake]` only.
+or module marked `fake_only` (it injects faults or reads the fake's store) runs `[fake]` only; one
+marked `real_only` (it needs what only the real server does, such as RBAC) runs `[real]` only.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "apiserver" not in metafunc.fixturenames:
         return
     kinds = ("fake",) if metafunc.definition.get_closest_marker("fake_only") else SERVER_KINDS
+    if metafunc.definition.get_closest_marker("real_only"):
+        kinds = ("real",)
     metafunc.parametrize("server_kind", kinds, indirect=True)
 
 

@@ -322,11 +322,9 @@ def test_configmirror_database_without_its_secret_says_so_and_mirrors_anyway(
 
 
 @pytest.fixture
-def controller_kubeconfig(world: Any, server_kind: str, kubectl: Any, tmp_path: Path) -> Path:
+def controller_kubeconfig(world: Any, kubectl: Any, tmp_path: Path) -> Path:
     """A kubeconfig with the token of deploy/'s service account, bound to deploy/'s ClusterRole
     (real server only: the project's server does not authorize)."""
-    if server_kind != "real":
-        pytest.skip("RBAC is judged by the real server only")
     for name in ("namespace", "serviceaccount", "clusterrole", "clusterrolebinding"):
         kubectl("apply", "-f", str(ROOT / "deploy" / f"{name}.yaml"))
     token = kubectl("create", "token", "kubectl-mirror", "-n", "kubectl-mirror-system").stdout.strip()
@@ -348,6 +346,7 @@ def controller_kubeconfig(world: Any, server_kind: str, kubectl: Any, tmp_path: 
     return config
 
 
+@pytest.mark.real_only
 def test_the_controller_role_is_enough_for_status_finalizers_and_the_database(
     world: Any,
     kubectl: Any,
