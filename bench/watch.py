@@ -422,10 +422,10 @@ def table(rows: list[tuple[str, str, str]]) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     mirrors = args.sources * args.namespaces
+    flags = "the shipped defaults" if args.shipped else f"{args.workers} workers, --qps 0"
     print(
         f"kubectl-mirror watch -A: {args.sources} sources x {args.namespaces} namespaces = "
-        f"{mirrors:,} mirrors; {args.workers} workers, --qps 0; Python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs",
+        f"{mirrors:,} mirrors; {flags}; Python {sys.version.split()[0]}, {os.cpu_count()} CPUs",
         flush=True,
     )
     print(revision())

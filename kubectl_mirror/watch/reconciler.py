@@ -134,12 +134,13 @@ class Reconciler:
         changes: list[ChangedMirror] = []
         wanted = {key_of(desired) for desired in outcome.mirrors}
         batch: list[tuple[Action, str]] = []
+        pending: list[tuple[Obj, str]] = []
         for desired in outcome.mirrors:
-            mkey = key_of(desired)
             digest = desired["metadata"]["annotations"][m.CONTENT_HASH]
-            if self.cache.in_sync(mkey, digest):
-                continue
-            if report.done and should_yield():
+            if not self.cache.in_sync(key_of(desired), digest):
+                pending.append((desired, digest))
+        for desired, digest in pending:
+            if _should_stop(report, len(pending), self.concurrency, should_yield):
                 return self._roll(self._finish(obj, report, yielded=True), changes)
             batch.append((self._decide(desired), digest))
             if len(batch) >= self.concurrency:
@@ -250,7 +251,7 @@ class Reconciler:
         """Mirrors nothing renders any more, `concurrency` at a time: read (the decision needs the
         live object: is it still ours, is it marked stale), decide, write."""
         for start in range(0, len(keys), self.concurrency):
-            if report.done and should_yield():
+            if _should_stop(report, len(keys), self.concurrency, should_yield):
                 return self._finish(obj, report, yielded=True)
             self._prune(keys[start : start + self.concurrency], report, source=source)
         return self._finish(obj, report)
@@ -468,6 +469,14 @@ class Reconciler:
             content_type="application/merge-patch+json",
             ok=(404, 409),
         )
+
+
+def _should_stop(report: Report, work: int, concurrency: int, should_yield: Callable[[], bool]) -> bool:
+    """Whether to stop here for more urgent work (the queue says whether there is). Work of one
+    batch or less always finishes; more is bulk work, which may stop before its first batch: so
+    fifty sources created at once step aside at once, instead of each writing a batch ahead of a
+    user's edit that came just after them (measured: the first such edit waited 1.2 s)."""
+    return (bool(report.done) or work > concurrency) and should_yield()
 
 
 def _now() -> str:

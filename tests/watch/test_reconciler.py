@@ -98,14 +98,26 @@ def test_a_mirror_that_is_not_ours_is_a_conflict_not_an_error(apiserver: ApiServ
     ]
 
 
-def test_a_source_yields_to_urgent_work_after_its_first_write(apiserver: ApiServer, parts: Parts) -> None:
+def test_bulk_work_steps_aside_before_its_first_write(apiserver: ApiServer, parts: Parts) -> None:
+    """More than one batch of writes (here 3 at concurrency 1) is bulk work: with urgent work
+    waiting it yields at once, and writes everything when its turn comes again."""
     for name in ("platform", "team-a", "team-b", "team-c"):
         parts.namespace(apiserver, name)
     src = source(apiserver)
     parts.seen(src)
     first = parts.reconciler.reconcile(key_of(src), should_yield=lambda: True)
     assert first.outcome is Outcome.YIELDED
-    assert len([r for r in apiserver.log.writes() if r.verb == "create"]) == 1
+    assert [r for r in apiserver.log.writes() if r.verb == "create"] == []
     rest = parts.reconciler.reconcile(key_of(src))
     assert rest.outcome is Outcome.CHANGED
     assert len([r for r in apiserver.log.writes() if r.verb == "create"]) == 3
+
+
+def test_work_of_one_batch_finishes_even_with_urgent_work_waiting(apiserver: ApiServer, parts: Parts) -> None:
+    for name in ("platform", "team-a"):
+        parts.namespace(apiserver, name)
+    src = source(apiserver)
+    parts.seen(src)
+    done = parts.reconciler.reconcile(key_of(src), should_yield=lambda: True)
+    assert done.outcome is Outcome.CHANGED
+    assert len([r for r in apiserver.log.writes() if r.verb == "create"]) == 1
