@@ -79,7 +79,9 @@ def read_state(cluster: Cluster, *, scope: Scope, options: EngineOptions) -> Liv
         )
         if served_as is not None:
             found, _ = cluster.list(served_as)
-            policies += found
+            # One being deleted applies no more (its finalizer, kept by `watch`, is removing
+            # its mirrors): `sync` must not write them again, and `prune` may remove them.
+            policies += [p for p in found if not (p.get("metadata") or {}).get("deletionTimestamp")]
     state = LiveState(by_kind, namespaces, [], policies, {})
     seen: set[str] = set()
     full: set[tuple[str, str]] = set()  # kinds listed in full already

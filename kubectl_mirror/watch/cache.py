@@ -309,7 +309,9 @@ class Cache:
     def _index_policies(self) -> None:
         objects = self._policy_objects.values()
         self._policies = {o.key: o.policy for o in objects if o.applies and o.policy is not None}
-        self._failed_policies = frozenset(o.text for o in objects if o.policy is None)
+        # A policy being deleted no longer protects its mirrors, readable or not: its finalizer
+        # waits for them to go.
+        self._failed_policies = frozenset(o.text for o in objects if o.policy is None and not o.terminating)
         self._policy_by_text = {o.text: o.key for o in objects}
 
     def policy_object(self, key: Key) -> PolicyObject | None:

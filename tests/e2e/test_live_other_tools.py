@@ -108,6 +108,38 @@ def test_deleting_a_configmapsync_prunes_its_mirror_only(world: Any, mirror: Any
     assert get(world, kubectl, "configmap", "staging", "app-config") is not None
 
 
+def test_a_configmapsync_being_deleted_is_neither_synced_nor_protected(
+    world: Any, mirror: Any, kubectl: Any
+) -> None:
+    """Its finalizer (another controller's here, which holds it) is removing what it made: sync
+    does not write its mirror again, and prune removes it."""
+    cm(world, "app-config", "production", data={"url": "postgres://db"})
+    configmapsync(world, "to-staging", "staging")
+    configmapsync(world, "to-qa", "qa")
+    assert mirror("sync", "-n", "production").returncode == 0
+    hold = '{"metadata":{"finalizers":["example.com/hold"]}}'
+    kubectl("patch", "configmapsync", "to-qa", "-n", "default", "--type", "merge", "-p", hold)
+    kubectl("delete", "configmapsync", "to-qa", "-n", "default", "--wait=false")
+    done = mirror("sync", "-n", "production", "--prune")
+    assert done.returncode == 0, done.stderr
+    assert "configmap/app-config -n qa deleted" in done.stdout.splitlines()
+    assert get(world, kubectl, "configmap", "qa", "app-config") is None
+    again = mirror("sync", "-n", "production")
+    assert again.returncode == 0 and get(world, kubectl, "configmap", "qa", "app-config") is None
+    assert get(world, kubectl, "configmap", "staging", "app-config") is not None
+    kubectl(
+        "patch",
+        "configmapsync",
+        "to-qa",
+        "-n",
+        "default",
+        "--type",
+        "merge",
+        "-p",
+        '{"metadata":{"finalizers":null}}',
+    )
+
+
 def test_a_deleted_source_leaves_its_mirror_marked_stale_as_the_operator_left_it(
     world: Any, mirror: Any, kubectl: Any
 ) -> None:

@@ -401,3 +401,22 @@ def test_the_controller_role_is_enough_for_status_finalizers_and_the_database(
         assert not [line for line in denied if any(f'resource "{r}' in line for r in mine)], denied
     finally:
         watcher.stop()
+
+
+def test_a_configmapsync_made_invalid_keeps_its_mirror_until_it_is_deleted(
+    world: Any, start_watch: Any, kubectl: Any
+) -> None:
+    cm(world, "app-config", "production", data={"url": "postgres://db"})
+    configmapsync(world, "to-qa", "qa")
+    watcher = start_watch()
+    wait_for(lambda: data_of(world, kubectl, "qa", "app-config"), what="the destination")
+    patch = '{"spec":{"destinationNamespace":"QA_NS"}}'
+    kubectl("patch", "configmapsync", "to-qa", "-n", "default", "--type", "merge", "-p", patch)
+    wait_for(lambda: "spec.destinationNamespace" in watcher.output(), what="the error in the log")
+    time.sleep(3.0)  # resyncs: a typo never deletes
+    assert data_of(world, kubectl, "qa", "app-config") == {"url": "postgres://db"}
+    obj = resource(kubectl, "configmapsync", "default", "to-qa")
+    assert obj["status"]["syncStatus"] == "Failed" and "QA_NS" in obj["status"]["message"]
+    # Deleted, it no longer protects its mirror: the finalizer removes it, then lets go.
+    delete_when_finalized(kubectl, "configmapsync", "default", "to-qa")
+    assert data_of(world, kubectl, "qa", "app-config") is None
