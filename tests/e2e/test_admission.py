@@ -873,28 +873,21 @@ def _agree(ctx: dict[str, Any], case: Case, tmp_path: Path) -> None:
         _delete(ctx, case.after)
 
 
+def _can_i_rows_of_src(ctx: dict[str, Any], *who: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """`kubectl mirror can-i -n src -o json` as `who`, which must find something denied: its
+    rows by (source, target)."""
+    argv = [ctx["kubectl"], "mirror", "can-i", "-n", "src", "-o", "json", "--kubeconfig", ctx["kubeconfig"]]
+    done = run([*argv, *who], ctx["env"])
+    assert done.returncode == 1, done.stderr
+    return {(r["source"], r["target"]): r for r in json.loads(done.stdout)}
+
+
 def test_can_i_reads_sources_already_in_the_cluster(cluster: dict[str, Any]) -> None:
     ctx = cluster
     source = native("t1,t3") | {"metadata": {**native("t1,t3")["metadata"], "name": "existing"}}
     assert _kubectl(ctx, "create", "-f", "-", stdin=yaml.safe_dump(source)).returncode == 0
     try:
-        done = run(
-            [
-                ctx["kubectl"],
-                "mirror",
-                "can-i",
-                "-n",
-                "src",
-                "-o",
-                "json",
-                "--kubeconfig",
-                ctx["kubeconfig"],
-                "--as=alice",
-            ],
-            ctx["env"],
-        )
-        assert done.returncode == 1, done.stderr
-        rows = {(r["source"], r["target"]): r for r in json.loads(done.stdout)}
+        rows = _can_i_rows_of_src(ctx, "--as=alice")
         assert rows[("ConfigMap src/existing", "t1")]["allowed"] is True
         assert rows[("ConfigMap src/existing", "t3")]["allowed"] is False
         assert rows[("ConfigMap src/existing", "t3")]["missing"] == "create configmaps in t3"
@@ -907,20 +900,7 @@ def test_can_i_reads_configmirrors_already_in_the_cluster(cluster: dict[str, Any
     existing = configmirror(["t1", "t3"], secret={"name": "db", "namespace": "t3"})
     assert _kubectl(ctx, "create", "-f", "-", stdin=yaml.safe_dump(existing)).returncode == 0
     try:
-        base = [
-            ctx["kubectl"],
-            "mirror",
-            "can-i",
-            "-n",
-            "src",
-            "-o",
-            "json",
-            "--kubeconfig",
-            ctx["kubeconfig"],
-        ]
-        done = run([*base, "--as=alice"], ctx["env"])
-        assert done.returncode == 1, done.stderr
-        rows = {(r["source"], r["target"]): r for r in json.loads(done.stdout)}
+        rows = _can_i_rows_of_src(ctx, "--as=alice")
         assert rows[("ConfigMirror src/mirror", "t1")]["allowed"] is True
         assert rows[("ConfigMirror src/mirror", "from src")]["allowed"] is True
         assert rows[("ConfigMirror src/mirror", "t3")]["missing"] == "create configmaps in t3"
