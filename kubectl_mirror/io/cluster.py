@@ -1,8 +1,10 @@
 """The cluster adapter: the only module that imports `kubernetes`.
 
-The official client is used for what it is good at (kubeconfig/in-cluster configuration, TLS,
-exec/OIDC token refresh); requests go through its connection pool as raw JSON, because
-deserializing 200,000 objects into generated models costs more than the whole render.
+The official client is used for what it is good at (kubeconfig/in-cluster configuration, TLS
+settings, exec/OIDC token refresh, proxies); requests are raw JSON, because deserializing 200,000
+objects into generated models costs more than the whole render. Requests with one answer go
+through io/http.py (a fraction of urllib3's CPU per call), watches and proxied configurations
+through the official client's urllib3 pool.
 Transient failures (429 with Retry-After, 5xx, dropped connections) are retried here, once, for
 every caller; everything else becomes a `ClusterError` naming the object.
 """
@@ -15,13 +17,15 @@ import random
 import re
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from kubectl_mirror.errors import ClusterError, ForbiddenError, Ref
+from kubectl_mirror.io import http
 
 IN_CLUSTER_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -129,8 +133,17 @@ class Cluster:
         self._pool.connection_pool_kw["maxsize"] = size
         self._pool.clear()  # pools made before (none yet) would keep the old size
         self.host = str(self._config.host).rstrip("/")
+        self._base_path = urlsplit(self.host).path
         self.namespace = namespace
         self.options = options
+        # Requests with one answer go through io/http.py unless a proxy is configured; watches
+        # (streams) always go through urllib3.
+        found = http.endpoint(self._config)
+        self._direct = http.Pool(found, max_idle=size) if found is not None else None
+        # Like the official client's ApiClient.__del__: a Cluster nobody closed still closes its
+        # connections when it goes.
+        self._closer = weakref.finalize(self, self._direct.close) if self._direct is not None else None
+        self._fixed_headers = _fixed_headers(options)
         self.requests: Counter[str] = Counter()
         self._count_lock = threading.Lock()
         self._auth_lock = threading.Lock()
@@ -140,6 +153,8 @@ class Cluster:
         )
 
     def close(self) -> None:
+        if self._closer is not None:
+            self._closer()
         self._client.close()
 
     def _count(self, verb: str) -> None:
@@ -148,17 +163,10 @@ class Cluster:
 
     # -- transport ---------------------------------------------------------------------------
 
-    def _headers(self, content_type: str | None) -> Any:
-        import urllib3
-
-        # A header dict that can hold one Impersonate-Group line per group.
-        headers = urllib3.HTTPHeaderDict({"Accept": "application/json", "User-Agent": "kubectl-mirror"})
-        if self.options.impersonate:
-            headers["Impersonate-User"] = self.options.impersonate
-        for group in self.options.impersonate_groups:
-            headers.add("Impersonate-Group", group)
+    def _headers(self, content_type: str | None) -> list[tuple[str, str]]:
+        headers = list(self._fixed_headers)
         if content_type:
-            headers["Content-Type"] = content_type
+            headers.append(("Content-Type", content_type))
         try:
             with self._auth_lock:  # one refresh at a time when several threads write at once
                 settings = self._config.auth_settings()  # may refresh a token (exec plugin, OIDC)
@@ -166,8 +174,40 @@ class Cluster:
             raise ClusterError(f"cannot get credentials for the cluster: {_one_line(err)}") from err
         for setting in settings.values():
             if setting.get("in") == "header" and setting.get("value"):
-                headers[setting["key"]] = setting["value"]
+                headers.append((str(setting["key"]), str(setting["value"])))
         return headers
+
+    def _send(
+        self, method: str, target: str, *, body: bytes | None, headers: list[tuple[str, str]]
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One attempt: status, headers (lower-case names) and body; `_Transient` when the
+        request or its answer was lost on the way."""
+        timeout = self.options.request_timeout
+        if self._direct is not None:
+            try:
+                reply = self._direct.request(
+                    method, self._base_path + target, headers=headers, body=body, timeout=timeout
+                )
+            except http.TransportError as err:
+                raise _Transient(str(err)) from err
+            except ValueError as err:  # nothing was sent: trying again would not help
+                raise ClusterError(f"{method} {target.split('?', 1)[0]}: {err}") from err
+            return reply.status, reply.headers, reply.body
+        import urllib3
+
+        try:
+            raw = self._pool.request(
+                method,
+                self.host + target,
+                body=body,
+                headers=_urllib3_headers(headers),
+                timeout=urllib3.Timeout(total=timeout) if timeout else None,
+                retries=False,
+                preload_content=True,
+            )
+        except urllib3.exceptions.HTTPError as err:
+            raise _Transient(_one_line(err)) from err
+        return raw.status, {k.lower(): v for k, v in raw.headers.items()}, raw.data
 
     def request(
         self,
@@ -183,42 +223,33 @@ class Cluster:
         """One API call, retried on transient failures; raises ClusterError otherwise.
 
         Statuses in `ok` are returned to the caller instead of raised (e.g. 404, 409)."""
-        import urllib3
-
-        url = self.host + path
+        target = path
         params = {k: v for k, v in (query or {}).items() if v is not None}
         if params:
-            url += "?" + urlencode(params)
+            target += "?" + urlencode(params)
         data = json.dumps(body).encode() if body is not None else None
         verb = _verb(method, params)
-        timeout = (
-            urllib3.Timeout(total=self.options.request_timeout) if self.options.request_timeout else None
-        )
         for attempt in range(self.options.retries + 1):
             self._count(verb)
             self._throttle()
             try:
-                raw = self._pool.request(
+                status, headers, raw = self._send(
                     method,
-                    url,
+                    target,
                     body=data,
                     headers=self._headers(content_type if data is not None else None),
-                    timeout=timeout,
-                    retries=False,
-                    preload_content=True,
                 )
-            except urllib3.exceptions.HTTPError as err:
+            except _Transient as err:
                 if attempt < self.options.retries:
                     self._sleep(attempt, None)
                     continue
-                raise ClusterError(f"{method} {path}: {_one_line(err)}", ref) from err
-            status = raw.status
+                raise ClusterError(f"{method} {path}: {err}", ref) from err
             if status in RETRY_STATUSES and attempt < self.options.retries:
-                self._sleep(attempt, raw.headers.get("Retry-After"))
+                self._sleep(attempt, headers.get("retry-after"))
                 continue
-            body_out = _json(raw.data)
+            body_out = _json(raw)
             if 200 <= status < 300 or status in ok:
-                return Response(status, body_out, dict(raw.headers))
+                return Response(status, body_out, headers)
             error = ForbiddenError if status == 403 else ClusterError
             raise error(_status_message(method, path, status, body_out), ref)
         raise AssertionError("unreachable")
@@ -361,7 +392,7 @@ class Cluster:
             raw = self._pool.request(
                 "GET",
                 url,
-                headers=self._headers(None),
+                headers=_urllib3_headers(self._headers(None)),
                 timeout=urllib3.Timeout(connect=10.0, read=read_timeout),
                 retries=urllib3.Retry(total=1, connect=1, read=1, status=0, redirect=0, other=0),
                 preload_content=False,
@@ -478,6 +509,27 @@ class Cluster:
             ref=ref,
             ok=(404, 409),
         )
+
+
+class _Transient(Exception):
+    """A request failed on its way (connection refused, reset, timed out): worth another try."""
+
+
+def _fixed_headers(options: ClusterOptions) -> tuple[tuple[str, str], ...]:
+    headers = [("Accept", "application/json"), ("User-Agent", "kubectl-mirror")]
+    if options.impersonate:
+        headers.append(("Impersonate-User", options.impersonate))
+    headers.extend(("Impersonate-Group", group) for group in options.impersonate_groups)
+    return tuple(headers)
+
+
+def _urllib3_headers(headers: list[tuple[str, str]]) -> Any:
+    import urllib3
+
+    out = urllib3.HTTPHeaderDict()  # one line per Impersonate-Group
+    for name, value in headers:
+        out.add(name, value)
+    return out
 
 
 def _write_query(dry_run: bool) -> dict[str, str]:
