@@ -15,6 +15,7 @@ import json
 import os
 import random
 import re
+import ssl
 import threading
 import time
 import weakref
@@ -607,7 +608,14 @@ def connect(options: ClusterOptions) -> Cluster:
         ) from err
     except OSError as err:
         raise ClusterError(f"cannot read kubeconfig: {_one_line(err)}", Ref(), "--kubeconfig") from err
-    return Cluster(api_client, namespace=namespace, options=options)
+    try:
+        return Cluster(api_client, namespace=namespace, options=options)
+    except ssl.SSLError as err:  # the TLS context is built here, before any request
+        raise ClusterError(
+            f"cannot use the cluster's certificate authority or client certificate: {_one_line(err)}",
+            Ref(),
+            "--kubeconfig",
+        ) from err
 
 
 def _default_kubeconfig_exists() -> bool:

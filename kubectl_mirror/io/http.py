@@ -12,8 +12,9 @@ What it must not do: stream (watches stay on urllib3, which the official client 
 follow redirects, talk through a proxy (a configuration with a proxy keeps urllib3 for every
 call: `endpoint()` returns None), or retry: a failure is a `TransportError` and the caller's
 retry loop decides, since only it knows whether the request may be repeated. What the server
-sends is someone else's input: status line, header lines, their number and chunk-size lines are
-bounded, so a broken or hostile endpoint gets an error, not our memory.
+sends is someone else's input: status line, header lines, their number, chunk-size lines and
+every body are bounded, so a broken or hostile endpoint gets an error, not our memory; and no
+error quotes what it sent, since misframed bytes may be a Secret's data.
 
 Threads: `Pool` guards its list of idle connections with its lock, held only to take or return
 one; a connection is used by one thread at a time, from the take to the return, so it needs no
@@ -128,11 +129,12 @@ class _Connection:
         while it sat idle: reusing it would fail the next request."""
         if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
             return False
+        poller = select.poll()  # not select(): it fails on descriptors past 1023
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
+            poller.register(self.sock, select.POLLIN)
+            return not poller.poll(0)  # POLLIN, POLLHUP or POLLERR: data, a close or an error
         except (OSError, ValueError):
             return False
-        return not readable
 
     def close(self) -> None:
         for closable in (self.reader, self.sock):
@@ -235,13 +237,16 @@ def _read_reply(reader: Any, method: str) -> tuple[Reply, bool]:
     encoding = headers.get("transfer-encoding", "").lower()
     if encoding:
         if encoding != "chunked":
-            raise ValueError(f"unsupported transfer-encoding {encoding!r}")
+            raise ValueError("the answer's transfer-encoding is not chunked")
         return Reply(status, headers, _chunked(reader)), keep
     length = headers.get("content-length")
-    if length is None:
-        return Reply(status, headers, reader.read()), False  # the body ends when the server closes
+    if length is None:  # the body ends when the server closes
+        body: bytes = reader.read(MAX_READ + 1)
+        if len(body) > MAX_READ:
+            raise ValueError(f"a body of more than {MAX_READ} bytes is more than this client reads")
+        return Reply(status, headers, body), False
     if not length.isdigit():
-        raise ValueError(f"bad content-length {length[:40]!r}")
+        raise ValueError("content-length is not a number")
     return Reply(status, headers, _exactly(reader, int(length))), keep
 
 
@@ -257,7 +262,7 @@ def _line(reader: Any) -> bytes:
 def _status_line(line: bytes) -> tuple[str, int]:
     parts = line.decode("latin-1").split(None, 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-        raise ValueError(f"not an HTTP/1 status line: {line[:40]!r}")
+        raise ValueError("the answer does not start with an HTTP/1 status line")
     return parts[0], int(parts[1])
 
 
@@ -269,7 +274,7 @@ def _headers(reader: Any) -> dict[str, str]:
             return headers
         name, sep, value = line.decode("latin-1").partition(":")
         if not sep:
-            raise ValueError(f"malformed header line {line[:40]!r}")
+            raise ValueError("a header line of the answer has no colon")
         headers[name.strip().lower()] = value.strip()
     raise ValueError(f"more than {MAX_HEADERS} header lines")
 
@@ -279,7 +284,7 @@ def _chunked(reader: Any) -> bytes:
     while True:
         size_text = _line(reader).split(b";", 1)[0].strip()
         if not _HEX.fullmatch(size_text):
-            raise ValueError(f"bad chunk size {size_text[:20]!r}")
+            raise ValueError("a chunk size of the answer is not a hexadecimal number")
         size = int(size_text, 16)
         if size == 0:
             _headers(reader)  # trailers, up to the blank line

@@ -300,3 +300,38 @@ def test_krm_function_reports_the_same_error_as_a_result(case: Case, tmp_path: P
         check=False,
     )
     assert cli.stderr.strip().endswith(line)
+
+
+@pytest.mark.parametrize("bad", ["certificate-authority", "client-certificate"])
+def test_an_unusable_certificate_in_the_kubeconfig_is_one_line_naming_the_kubeconfig(
+    bad: str, tmp_path: Path
+) -> None:
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    cluster = {"server": "https://127.0.0.1:1"}
+    user: dict[str, str] = {"token": "t"}
+    if bad == "certificate-authority":
+        cluster["certificate-authority"] = str(garbage)
+    else:
+        user = {"client-certificate": str(garbage), "client-key": str(garbage)}
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": cluster}],
+        "users": [{"name": "u", "user": user}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x",
+    }
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    proc = subprocess.run(
+        ["kubectl-mirror", "status", "-A", "--kubeconfig", str(kubeconfig)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: --kubeconfig: cannot use the cluster's certificate authority")

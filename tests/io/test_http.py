@@ -309,3 +309,30 @@ def test_endpoint_follows_the_configuration() -> None:
         http.endpoint(_Config("https://10.0.0.1:6443", proxy="http://proxy:3128", no_proxy="10.0.0.0/8"))
         is not None
     )
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"c2VjcmV0LXZhbHVl\r\n\r\n",  # the tail of a misframed body read as a status line
+        b"HTTP/1.1 200 OK\r\nc2VjcmV0LXZhbHVl\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: c2VjcmV0LXZhbHVl\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nc2VjcmV0LXZhbHVl\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: c2VjcmV0LXZhbHVl\r\n\r\n",
+    ],
+    ids=["status", "header", "length", "chunk-size", "encoding"],
+)
+def test_an_error_never_quotes_what_the_server_sent(reply: bytes) -> None:
+    with served([(reply, "close")]) as (_, pool), pytest.raises(http.TransportError) as caught:
+        get(pool)
+    assert "c2VjcmV0LXZhbHVl" not in str(caught.value)
+
+
+def test_a_body_read_to_the_close_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http, "MAX_READ", 64)
+    with served(
+        [(b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 65, "close"), (b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 64, "close")]
+    ) as (_, pool):
+        with pytest.raises(http.TransportError, match="more than this client reads"):
+            get(pool)
+        assert get(pool).body == b"x" * 64
